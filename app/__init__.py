@@ -1,0 +1,1 @@
+"""The Streamlit chat (arrives with the chat issue); UI only, it calls the ``rag`` API."""

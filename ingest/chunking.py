@@ -1,0 +1,214 @@
+"""Structure-aware chunking: sections follow headings, chunks never span pages, tables stay whole
+when they fit and otherwise repeat their header row in every group of rows.
+
+Sizes are counted with the embedder's own tokenizer, and every chunk's embedded text (heading
+context included) is guaranteed to fit the embedder's maximum sequence length, so nothing is
+silently truncated. Long passages are split by LangChain's token-aware recursive splitter.
+
+Example::
+
+    chunker = Chunker(embedder.tokenizer, max_tokens=256, chunk_size=200, chunk_overlap=30)
+    chunks = chunker.chunk(document, source="handbook.md", file_hash="...", file_type="md")
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.loaders import Block, ParsedDocument
+from rag.embeddings import count_tokens
+from rag.schema import Chunk
+
+MAX_CONTEXT_TOKENS = 48  # heading context is cut to this many word pieces
+
+
+def chunk_id(source: str, file_hash: str, index: int) -> str:
+    """Deterministic id: the same file content at the same path always gives the same ids."""
+    return hashlib.sha256(f"{source}\0{file_hash}\0{index}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Section:
+    page: int | None = None
+    headings: list[tuple[int, str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    tokens: int = 0
+    has_body: bool = False  # lines hold more than headings
+    has_table: bool = False
+
+
+class Chunker:
+    """Cuts a :class:`ParsedDocument` into :class:`Chunk` objects that fit the embedder.
+
+    Example::
+
+        chunker = Chunker(tokenizer, max_tokens=256, chunk_size=200, chunk_overlap=30)
+        for chunk in chunker.chunk(document, "policies/it.pdf", "ab12...", "pdf"):
+            assert count_tokens(tokenizer, chunk.embed_text) <= 256
+    """
+
+    def __init__(self, tokenizer: Any, max_tokens: int, chunk_size: int, chunk_overlap: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.chunk_size = min(chunk_size, max_tokens)
+        self.chunk_overlap = min(chunk_overlap, self.chunk_size // 2)
+        self._splitters: dict[int, Any] = {}
+
+    def chunk(self, document: ParsedDocument, source: str, file_hash: str,
+              file_type: str) -> list[Chunk]:
+        builder = _Builder(self, document.title)
+        for block in document.blocks:
+            if block.page != builder.state.page:
+                builder.flush()
+                builder.state.page = block.page
+            if block.kind == "title":
+                builder.title(block)
+            elif block.kind == "table":
+                builder.table(block)
+            else:
+                builder.text(block.text)
+        builder.flush()
+
+        chunks: list[Chunk] = []
+        for text, section, is_table in builder.pieces:
+            heading_path = self.heading_path(section, document.title)
+            for part in self._fit(text, document.title, heading_path):
+                index = len(chunks)
+                chunks.append(Chunk(
+                    id=chunk_id(source, file_hash, index), text=part, source=source,
+                    file_hash=file_hash, chunk_index=index, title=document.title,
+                    heading_path=heading_path, page=section.page, file_type=file_type,
+                    element_type="table" if is_table else "text",
+                ))
+        return chunks
+
+    def tokens(self, text: str) -> int:
+        """Word pieces of ``text`` without the special tokens."""
+        return count_tokens(self.tokenizer, text) - 2
+
+    def body_budget(self, state: _Section, title: str) -> int:
+        context = self._context(title, self.heading_path(state, title))
+        return max(16, min(self.chunk_size, self.max_tokens - count_tokens(self.tokenizer, context)))
+
+    def heading_path(self, state: _Section, title: str) -> str:
+        names = [text for _, text in state.headings]
+        if names and names[0] == title:
+            names = names[1:]
+        path = " > ".join(names)
+        ids = self.tokenizer(path, add_special_tokens=False, return_offsets_mapping=True)
+        if len(ids["input_ids"]) > MAX_CONTEXT_TOKENS:
+            path = path[: ids["offset_mapping"][MAX_CONTEXT_TOKENS - 1][1]]
+        return path
+
+    # --- fitting -----------------------------------------------------------------------------------
+
+    def splitter(self, budget: int) -> Any:
+        if budget not in self._splitters:
+            from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+            self._splitters[budget] = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+                self.tokenizer, chunk_size=budget, chunk_overlap=min(self.chunk_overlap, budget // 2),
+                separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+            )
+        return self._splitters[budget]
+
+    @staticmethod
+    def _context(title: str, heading_path: str) -> str:
+        return " > ".join(part for part in (title, heading_path) if part)
+
+    def _fit(self, text: str, title: str, heading_path: str) -> list[str]:
+        """The guarantee: cut ``text`` until each part's embedded text fits ``max_tokens``."""
+        context = self._context(title, heading_path)
+        prefix = f"{context}\n" if context else ""
+        if count_tokens(self.tokenizer, prefix + text) <= self.max_tokens:
+            return [text]
+        room = self.max_tokens - count_tokens(self.tokenizer, prefix) - 2
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoded["offset_mapping"]
+        parts = []
+        for start in range(0, len(offsets), max(room, 1)):
+            window = offsets[start:start + room]
+            part = text[window[0][0]:window[-1][1]].strip()
+            if part:
+                parts.extend(self._fit(part, title, heading_path) if len(window) < len(offsets)
+                             and count_tokens(self.tokenizer, prefix + part) > self.max_tokens
+                             else [part])
+        return parts
+
+
+class _Builder:
+    """Walks the blocks of one document and collects (text, section, is_table) pieces."""
+
+    def __init__(self, chunker: Chunker, title: str) -> None:
+        self.chunker = chunker
+        self.doc_title = title
+        self.state = _Section()
+        self.pieces: list[tuple[str, _Section, bool]] = []
+
+    def snapshot(self) -> _Section:
+        return _Section(page=self.state.page, headings=list(self.state.headings))
+
+    def flush(self) -> None:
+        state = self.state
+        if state.lines:
+            self.pieces.append(("\n".join(state.lines), self.snapshot(), state.has_table))
+        state.lines, state.tokens, state.has_body, state.has_table = [], 0, False, False
+
+    def _append(self, text: str, size: int, body: bool = True) -> None:
+        self.state.lines.append(text)
+        self.state.tokens += size + 1
+        self.state.has_body = self.state.has_body or body
+
+    def title(self, block: Block) -> None:
+        """A heading opens a section; consecutive headings share one (a heading alone is text)."""
+        state = self.state
+        if state.has_body:
+            self.flush()
+        while state.headings and state.headings[-1][0] >= block.depth:
+            state.headings.pop()
+        state.headings.append((block.depth, block.text))
+        self._append(block.text, self.chunker.tokens(block.text), body=False)
+
+    def text(self, text: str) -> None:
+        budget = self.chunker.body_budget(self.state, self.doc_title)
+        size = self.chunker.tokens(text)
+        if self.state.tokens + size + 1 <= budget:
+            self._append(text, size)
+            return
+        if self.state.has_body:
+            self.flush()
+        elif self.state.lines:  # only headings so far: they lead the passage
+            text = "\n".join([*self.state.lines, text])
+            size = self.chunker.tokens(text)
+            self.state.lines, self.state.tokens = [], 0
+        if size <= budget:
+            self._append(text, size)
+            return
+        for part in self.chunker.splitter(budget).split_text(text):
+            self.pieces.append((part, self.snapshot(), False))
+
+    def table(self, block: Block) -> None:
+        budget = self.chunker.body_budget(self.state, self.doc_title)
+        rows = block.rows or [[line] for line in block.text.splitlines() if line.strip()]
+        lines = [" | ".join(row) for row in rows]
+        whole = "\n".join(lines)
+        size = self.chunker.tokens(whole)
+        if self.state.tokens + size + 1 <= budget:
+            self._append(whole, size)
+            self.state.has_table = True
+            return
+        if self.state.has_body:
+            self.flush()
+        lead = list(self.state.lines)  # headings above the table lead its first group
+        self.state.lines, self.state.tokens = [], 0
+        header, body = lines[0], lines[1:]
+        group: list[str] = []
+        for line in body or [""]:
+            candidate = "\n".join([*lead, header, *group, line])
+            if group and self.chunker.tokens(candidate) > budget:
+                self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True))
+                group, lead = [], []
+            group.append(line)
+        self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True))

@@ -1,0 +1,270 @@
+"""Parse a file into structural blocks (titles, text, tables) with page numbers, via unstructured.
+
+unstructured does the partitioning and element classification for every format; PDFs are read
+with pdfminer's text layer (what unstructured's "fast" strategy does) so the default install needs
+no layout models, and ``pdf_strategy: hi_res`` hands them to unstructured's layout/OCR pipeline
+when the ``ocr`` extra is installed.
+
+Example::
+
+    document = parse_file(Path("data/sample/it_security_policy.pdf"), settings)
+    for block in document.blocks:
+        print(block.page, block.kind, block.text[:60])
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ingest.checks import UnusableFile
+from rag.settings import Settings
+
+BlockKind = Literal["title", "text", "table"]
+TEXT_TYPES = {".txt", ".md", ".html", ".htm", ".csv"}
+PAGED_TYPES = {".pdf", ".pptx"}
+
+
+@dataclass(slots=True)
+class Block:
+    """One structural piece of a document. Tables keep their rows (first row = header)."""
+
+    kind: BlockKind
+    text: str
+    page: int | None = None
+    depth: int = 0
+    rows: list[list[str]] | None = None
+
+
+@dataclass(slots=True)
+class ParsedDocument:
+    """What a file holds, in reading order, plus non-fatal notes about how it was read."""
+
+    title: str
+    blocks: list[Block]
+    warnings: list[str] = field(default_factory=list)
+
+
+def quiet_third_parties() -> None:
+    """Keep libraries off the network: no telemetry pings, no hub look-ups."""
+    for name in ("DO_NOT_TRACK", "SCARF_NO_ANALYTICS", "UNSTRUCTURED_DISABLE_NOTICE",
+                 "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ANONYMIZED_TELEMETRY"):
+        os.environ.setdefault(name, "False" if name == "ANONYMIZED_TELEMETRY" else "1")
+
+
+def parse_file(path: Path, settings: Settings) -> ParsedDocument:
+    """Read ``path`` into blocks; raise :class:`UnusableFile` with a specific reason on failure."""
+    quiet_third_parties()
+    suffix = path.suffix.lower()
+    warnings: list[str] = []
+    if suffix == ".pdf":
+        document = (_parse_pdf_fast(path) if settings.pdf_strategy == "fast"
+                    else _parse_pdf_unstructured(path, settings.pdf_strategy))
+    elif suffix in TEXT_TYPES:
+        text = _decode_text(path, warnings)
+        document = _from_elements(_partition_text_type(suffix, text), suffix, path)
+    elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
+        document = _from_elements(_partition_binary(suffix, path), suffix, path)
+    else:
+        raise UnusableFile(f"unsupported file type {suffix or '(none)'}")
+    document.warnings.extend(warnings)
+    if not any(block.text.strip() for block in document.blocks):
+        raise UnusableFile("no text found in the document")
+    return document
+
+
+# --- text encodings --------------------------------------------------------------------------
+
+def _decode_text(path: Path, warnings: list[str]) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or b"\x00" in data:
+        raise UnusableFile("not text: the bytes are not UTF-8 and match no text encoding")
+    warnings.append(f"not UTF-8: read as {best.encoding}")
+    return str(best)
+
+
+# --- unstructured partitioners ---------------------------------------------------------------
+
+def _partition_text_type(suffix: str, text: str) -> list[Any]:
+    if suffix == ".md":
+        from unstructured.partition.md import partition_md
+        return list(partition_md(text=text))
+    if suffix in {".html", ".htm"}:
+        from unstructured.partition.html import partition_html
+        return list(partition_html(text=text))
+    if suffix == ".csv":
+        from unstructured.partition.csv import partition_csv
+        try:
+            return list(partition_csv(file=io.BytesIO(text.encode("utf-8")), include_header=True))
+        except Exception as error:  # pandas parser errors
+            raise UnusableFile(f"unreadable CSV: {error}") from error
+    from unstructured.partition.text import partition_text
+    return list(partition_text(text=text))
+
+
+def _partition_binary(suffix: str, path: Path) -> list[Any]:
+    partitioners: dict[str, Callable[..., Any]] = {}
+    if suffix == ".docx":
+        from unstructured.partition.docx import partition_docx
+        partitioners[suffix] = partition_docx
+    elif suffix == ".pptx":
+        from unstructured.partition.pptx import partition_pptx
+        partitioners[suffix] = partition_pptx
+    elif suffix == ".xlsx":
+        from unstructured.partition.xlsx import partition_xlsx
+        partitioners[suffix] = partition_xlsx
+    else:
+        from unstructured.partition.email import partition_email
+        partitioners[suffix] = partition_email
+    kind = suffix.lstrip(".").upper()
+    try:
+        return list(partitioners[suffix](filename=str(path)))
+    except UnusableFile:
+        raise
+    except Exception as error:
+        raise UnusableFile(f"damaged {kind} file: {type(error).__name__}: {error}") from error
+
+
+def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocument:
+    blocks: list[Block] = []
+    title = ""
+    seen_sheets: set[str] = set()
+    if suffix == ".eml" and elements:
+        meta = elements[0].metadata
+        title = meta.subject or ""
+        header = [f"Subject: {meta.subject}" if meta.subject else "",
+                  f"From: {', '.join(meta.sent_from or [])}",
+                  f"To: {', '.join(meta.sent_to or [])}",
+                  f"Date: {meta.last_modified}" if meta.last_modified else ""]
+        blocks.append(Block("text", "\n".join(line for line in header if line.split(": ", 1)[1])))
+    slide_titled: set[int | None] = set()
+    for element in elements:
+        text = (element.text or "").strip()
+        category = element.category
+        meta = element.metadata
+        page = meta.page_number if suffix in PAGED_TYPES else None
+        if suffix == ".xlsx" and meta.page_name and meta.page_name not in seen_sheets:
+            seen_sheets.add(meta.page_name)
+            blocks.append(Block("title", f"Sheet: {meta.page_name}"))
+        if not text or category in {"PageBreak", "Image"}:
+            continue
+        if category == "Table":
+            rows = _table_rows(meta.text_as_html) if meta.text_as_html else None
+            blocks.append(Block("table", text, page, rows=rows))
+        elif category == "Title" and suffix != ".eml" and not _is_bullet(suffix, page, meta,
+                                                                         slide_titled):
+            blocks.append(Block("title", text, page, depth=int(meta.category_depth or 0)))
+            title = title or text
+        else:
+            blocks.append(Block("text", text, page))
+    return ParsedDocument(title=title or _title_from_name(path), blocks=blocks)
+
+
+def _is_bullet(suffix: str, page: int | None, meta: Any, slide_titled: set[int | None]) -> bool:
+    """On a slide only its first title is a heading; unstructured calls short bullets titles too."""
+    if suffix != ".pptx":
+        return False
+    if page in slide_titled or (meta.category_depth or 0) > 0:
+        return True
+    slide_titled.add(page)
+    return False
+
+
+def _table_rows(html: str) -> list[list[str]]:
+    import lxml.html
+
+    table = lxml.html.fromstring(html)
+    rows = []
+    for row in table.iter("tr"):
+        cells = [" ".join(cell.text_content().split()) for cell in row if cell.tag in {"td", "th"}]
+        if any(cells):
+            rows.append(cells)
+    return rows
+
+
+def _title_from_name(path: Path) -> str:
+    return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+def _open_pdf_checked(path: Path) -> Any:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnusableFile("password-protected PDF: remove the password to index it")
+        _ = len(reader.pages)
+    except UnusableFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
+        raise UnusableFile(f"damaged PDF: {error}") from error
+    return reader
+
+
+def _parse_pdf_fast(path: Path) -> ParsedDocument:
+    """Text layer via pdfminer, one block per text box; font size tells headings from body."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTChar, LTTextContainer
+    from unstructured.partition.text import element_from_text
+
+    reader = _open_pdf_checked(path)
+    meta_title = ((reader.metadata or {}).get("/Title") or "").strip()
+    boxes: list[tuple[int, str, float]] = []
+    try:
+        for page_number, page in enumerate(extract_pages(str(path)), start=1):
+            for box in page:
+                if not isinstance(box, LTTextContainer):
+                    continue
+                text = " ".join(box.get_text().split())
+                sizes = [char.size for line in box for char in line if isinstance(char, LTChar)]
+                if text:
+                    boxes.append((page_number, text, max(sizes, default=0.0)))
+    except UnusableFile:
+        raise
+    except Exception as error:
+        raise UnusableFile(f"damaged PDF: {type(error).__name__}: {error}") from error
+    if not boxes:
+        raise UnusableFile("no text layer: scanned? enable OCR (pdf_strategy: hi_res, extra 'ocr')")
+    body_size = Counter(round(size) for _, text, size in boxes for _ in text).most_common(1)[0][0]
+    heading_sizes = sorted({round(s) for _, t, s in boxes if _looks_like_heading(t, s, body_size)},
+                           reverse=True)
+    blocks = []
+    for page_number, text, size in boxes:
+        if _looks_like_heading(text, size, body_size):
+            blocks.append(Block("title", text, page_number, heading_sizes.index(round(size))))
+        else:
+            kind = type(element_from_text(text)).__name__
+            blocks.append(Block("text", f"- {text}" if kind == "ListItem" else text, page_number))
+    title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
+    return ParsedDocument(title=title or _title_from_name(path), blocks=blocks)
+
+
+def _looks_like_heading(text: str, size: float, body_size: float) -> bool:
+    return size >= body_size * 1.15 and len(text) <= 120 and not text.endswith(".")
+
+
+def _parse_pdf_unstructured(path: Path, strategy: str) -> ParsedDocument:
+    _open_pdf_checked(path)
+    try:
+        from unstructured.partition.pdf import partition_pdf
+    except ImportError as error:
+        raise UnusableFile(
+            f"pdf_strategy {strategy!r} needs the OCR extra: pip install -e '.[ocr]' ({error})"
+        ) from error
+    elements = list(partition_pdf(filename=str(path), strategy=strategy))
+    return _from_elements(elements, ".pdf", path)

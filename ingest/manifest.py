@@ -1,0 +1,114 @@
+"""The sync manifest: which file version each indexed document came from (SQLite, in the index).
+
+A row is written as ``pending`` *before* any chunk of a file reaches the store and becomes
+``done`` only after all of them are written and the older versions' chunks are deleted. So
+after a crash (even ``kill -9``) every source with chunks in the store has a row, and the next
+run finishes or removes it: no duplicates, no orphans.
+
+Example::
+
+    with Manifest(Path("data/index"), "sample") as manifest:
+        manifest.mark_pending("handbook.md", "ab12...", "pipeline-v1")
+        manifest.mark_done("handbook.md", chunks=12)
+        print(manifest.entries())
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    collection TEXT NOT NULL,
+    source TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'done')),
+    chunks INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (collection, source)
+);
+CREATE TABLE IF NOT EXISTS collections (
+    collection TEXT PRIMARY KEY,
+    embedder TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One indexed (or half-indexed) file."""
+
+    source: str
+    file_hash: str
+    pipeline: str
+    status: str
+    chunks: int
+
+
+class Manifest:
+    """Per-collection record of indexed files, kept next to the Chroma index."""
+
+    def __init__(self, index_dir: Path, collection: str) -> None:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.collection = collection
+        self._db = sqlite3.connect(index_dir / "manifest.sqlite3", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def entries(self) -> dict[str, Entry]:
+        rows = self._db.execute(
+            "SELECT source, file_hash, pipeline, status, chunks FROM files WHERE collection = ?",
+            (self.collection,),
+        )
+        return {row[0]: Entry(*row) for row in rows}
+
+    def mark_pending(self, source: str, file_hash: str, pipeline: str) -> None:
+        self._db.execute(
+            "INSERT INTO files (collection, source, file_hash, pipeline, status, updated_at) "
+            "VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (collection, source) DO UPDATE SET "
+            "file_hash = excluded.file_hash, pipeline = excluded.pipeline, status = 'pending', "
+            "updated_at = excluded.updated_at",
+            (self.collection, source, file_hash, pipeline, time.time()),
+        )
+
+    def mark_done(self, source: str, chunks: int) -> None:
+        self._db.execute(
+            "UPDATE files SET status = 'done', chunks = ?, updated_at = ? "
+            "WHERE collection = ? AND source = ?",
+            (chunks, time.time(), self.collection, source),
+        )
+
+    def remove(self, source: str) -> None:
+        self._db.execute("DELETE FROM files WHERE collection = ? AND source = ?",
+                         (self.collection, source))
+
+    def clear(self) -> None:
+        self._db.execute("DELETE FROM files WHERE collection = ?", (self.collection,))
+        self._db.execute("DELETE FROM collections WHERE collection = ?", (self.collection,))
+
+    def embedder(self) -> str | None:
+        row = self._db.execute("SELECT embedder FROM collections WHERE collection = ?",
+                               (self.collection,)).fetchone()
+        return row[0] if row else None
+
+    def set_embedder(self, embedder: str) -> None:
+        self._db.execute(
+            "INSERT INTO collections (collection, embedder) VALUES (?, ?) "
+            "ON CONFLICT (collection) DO UPDATE SET embedder = excluded.embedder",
+            (self.collection, embedder),
+        )

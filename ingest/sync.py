@@ -1,0 +1,285 @@
+"""Incremental sync of a folder into the index: add, update, skip unchanged, delete removed.
+
+Unchanged files (same content hash, same chunking settings) are neither parsed nor embedded.
+Chunks are embedded in batches that span files, written with deterministic ids (idempotent
+upserts), and a file's older chunks are deleted only once its new ones are all written. The
+manifest (see :mod:`ingest.manifest`) makes a killed run safe to re-run.
+
+Example::
+
+    report = sync_folder(load_settings(), Path("data/sample"))
+    print(report.summary())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.checks import UnusableFile, check_file, check_location
+from ingest.chunking import Chunker
+from ingest.loaders import parse_file, quiet_third_parties
+from ingest.manifest import Entry, Manifest
+from rag.embeddings import Embedder, make_embedder, model_path
+from rag.schema import Chunk, FileProblem, IngestReport
+from rag.settings import Settings
+from rag.store import ChromaStore
+
+CHUNKER_VERSION = "1"  # bump when chunking changes, so existing files are re-chunked
+WRITE_BATCHES = 4  # embedding batches buffered before a write to the store
+
+
+class IngestError(Exception):
+    """Nothing could be done: bad corpus path, unusable index folder, incompatible index."""
+
+
+@dataclass(slots=True)
+class _Job:
+    path: Path
+    source: str
+    file_hash: str
+    change: str  # "added" or "updated"
+
+
+@dataclass(slots=True)
+class _Pending:
+    job: _Job
+    ids: set[str]
+    remaining: int
+
+
+@dataclass(slots=True)
+class _Plan:
+    jobs: list[_Job] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pipeline_id(settings: Settings) -> str:
+    """Everything that changes a file's chunks; a change re-indexes every file."""
+    parts = [CHUNKER_VERSION, settings.chunk_size, settings.chunk_overlap, settings.pdf_strategy,
+             embedder_id(settings)]
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
+
+
+def embedder_id(settings: Settings) -> str:
+    return f"{model_path(settings)}|{settings.embedding_backend}"
+
+
+def scan_folder(root: Path, settings: Settings) -> tuple[list[tuple[str, Path]], list[FileProblem]]:
+    """Files under ``root`` of the configured types (sorted), and what was skipped and why."""
+    found: list[tuple[str, Path]] = []
+    skipped: list[FileProblem] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        base = Path(folder)
+        for name in sorted(dirs):
+            if (base / name).is_symlink():
+                skipped.append(FileProblem(_relative(base / name, root),
+                                           "symlinked folder not followed"))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (base / d).is_symlink())
+        for name in sorted(files):
+            path = base / name
+            source = _relative(path, root)
+            if name.startswith((".", "~$")):
+                continue  # hidden files and Office lock files
+            if path.suffix.lower() not in settings.file_types:
+                skipped.append(FileProblem(source, f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            found.append((source, path))
+    return sorted(found), skipped
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+@contextmanager
+def _index_lock(index_dir: Path) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(index_dir / ".ingest.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as error:
+        raise IngestError(f"another ingestion is running on {index_dir}") from error
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def sync_folder(settings: Settings, folder: Path | str | None = None, *, dry_run: bool = False,
+                reset: bool = False, progress: bool = False,
+                embedder: Embedder | None = None) -> IngestReport:
+    """Bring the collection in line with ``folder`` (default: ``settings.corpus_dir``)."""
+    quiet_third_parties()
+    started = time.perf_counter()
+    root = Path(folder or settings.corpus_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise IngestError(f"corpus folder not found or not a folder: {root}")
+    files, skipped = scan_folder(root, settings)
+    report = IngestReport(skipped=skipped, dry_run=dry_run)
+    if dry_run:
+        entries = {} if reset else _read_entries(settings)
+        plan = _plan(root, files, entries, pipeline_id(settings), report)
+        report.added = [j.source for j in plan.jobs if j.change == "added"]
+        report.updated = [j.source for j in plan.jobs if j.change == "updated"]
+        report.deleted = plan.deleted
+        return report
+    index_dir = settings.index_dir
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        probe = index_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise IngestError(f"index folder {index_dir} is not writable: {error}") from error
+    with _index_lock(index_dir), Manifest(index_dir, settings.collection) as manifest:
+        store = ChromaStore(index_dir, settings.collection)
+        if reset:
+            store.drop()
+            manifest.clear()
+        known = manifest.embedder()
+        if known is not None and known != embedder_id(settings):
+            raise IngestError(
+                f"collection {settings.collection!r} was built with embedder {known}; "
+                f"now {embedder_id(settings)}: re-run with --reset to rebuild it"
+            )
+        plan = _plan(root, files, manifest.entries(), pipeline_id(settings), report)
+        for source in plan.deleted:
+            report.chunks_deleted += store.delete_source(source)
+            manifest.remove(source)
+            report.deleted.append(source)
+        if plan.jobs:
+            manifest.set_embedder(embedder_id(settings))
+            _Writer(settings, root, store, manifest, report, embedder).run(plan.jobs, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read_entries(settings: Settings) -> dict[str, Entry]:
+    if not (settings.index_dir / "manifest.sqlite3").exists():
+        return {}
+    with Manifest(settings.index_dir, settings.collection) as manifest:
+        return dict(manifest.entries())
+
+
+def _plan(root: Path, files: list[tuple[str, Path]], entries: dict[str, Entry], pipeline: str,
+          report: IngestReport) -> _Plan:
+    plan = _Plan()
+    present = set()
+    for source, path in files:
+        present.add(source)
+        try:
+            check_location(path, root)
+            digest = file_hash(path)
+        except UnusableFile as problem:
+            report.failed.append(FileProblem(source, problem.reason))
+            continue
+        except PermissionError:
+            report.failed.append(FileProblem(source, "unreadable: permission denied"))
+            continue
+        except OSError as error:
+            report.failed.append(FileProblem(source, f"unreadable: {error.strerror or error}"))
+            continue
+        entry = entries.get(source)
+        if entry is None:
+            plan.jobs.append(_Job(path, source, digest, "added"))
+        elif entry.status == "done" and entry.file_hash == digest and entry.pipeline == pipeline:
+            report.unchanged.append(source)
+        else:
+            plan.jobs.append(_Job(path, source, digest, "updated"))
+    plan.deleted = sorted(set(entries) - present)
+    return plan
+
+
+class _Writer:
+    """Parses, chunks, embeds and writes the files of a plan, batching chunks across files."""
+
+    def __init__(self, settings: Settings, root: Path, store: ChromaStore, manifest: Manifest,
+                 report: IngestReport, embedder: Embedder | None) -> None:
+        self.settings = settings
+        self.root = root
+        self.store = store
+        self.manifest = manifest
+        self.report = report
+        self.embedder = embedder or make_embedder(settings)
+        self.chunker = Chunker(self.embedder.tokenizer, self.embedder.max_tokens,
+                               settings.chunk_size, settings.chunk_overlap)
+        self.pipeline = pipeline_id(settings)
+        self.pending: dict[str, _Pending] = {}
+        self.buffer: list[Chunk] = []
+        self.flush_size = settings.embedding_batch_size * WRITE_BATCHES
+
+    def run(self, jobs: list[_Job], progress: bool) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="file", desc="ingest", disable=not progress)
+        try:
+            for job in jobs:
+                bar.set_postfix_str(job.source[-40:])
+                chunks = self._chunks(job)
+                bar.update(1)
+                if chunks is None:
+                    continue
+                self.manifest.mark_pending(job.source, job.file_hash, self.pipeline)
+                self.pending[job.source] = _Pending(job, {c.id for c in chunks}, len(chunks))
+                self.buffer.extend(chunks)
+                while len(self.buffer) >= self.flush_size:
+                    self._write(self.buffer[: self.flush_size])
+                    del self.buffer[: self.flush_size]
+                    bar.set_postfix(chunks=self.report.chunks_written)
+            self._write(self.buffer)
+            self.buffer = []
+        finally:
+            bar.close()
+
+    def _chunks(self, job: _Job) -> list[Chunk] | None:
+        try:
+            check_file(job.path, self.root, self.settings)
+            document = parse_file(job.path, self.settings)
+            chunks = self.chunker.chunk(document, job.source, job.file_hash,
+                                        job.path.suffix.lower().lstrip("."))
+        except UnusableFile as problem:
+            self.report.failed.append(FileProblem(job.source, problem.reason))
+            return None
+        except Exception as error:  # a parser bug must not stop the other files
+            self.report.failed.append(
+                FileProblem(job.source, f"could not be parsed: {type(error).__name__}: {error}"))
+            return None
+        self.report.warnings.extend(FileProblem(job.source, w) for w in document.warnings)
+        if not chunks:
+            self.report.failed.append(FileProblem(job.source, "no text found in the document"))
+            return None
+        return chunks
+
+    def _write(self, chunks: list[Chunk]) -> None:
+        if not chunks:
+            return
+        vectors = self.embedder.embed([chunk.embed_text for chunk in chunks])
+        self.store.upsert(chunks, vectors)
+        self.report.chunks_written += len(chunks)
+        for chunk in chunks:
+            pending = self.pending[chunk.source]
+            pending.remaining -= 1
+            if pending.remaining == 0:
+                self._finish(pending)
+
+    def _finish(self, pending: _Pending) -> None:
+        job = pending.job
+        self.report.chunks_deleted += self.store.delete_source(job.source, keep_ids=pending.ids)
+        self.manifest.mark_done(job.source, len(pending.ids))
+        (self.report.added if job.change == "added" else self.report.updated).append(job.source)
+        del self.pending[job.source]

@@ -1,0 +1,132 @@
+"""The nouns every part shares: Chunk, Hit, FileProblem, IngestReport.
+
+Example::
+
+    chunk = Chunk(id="c1", text="Core hours are 10:00 to 16:00.", source="handbook.md",
+                  file_hash="ab12", chunk_index=0, title="Handbook", heading_path="Working hours")
+    print(chunk.embed_text)     # heading context + text: what the embedder sees
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of one document, small enough for the embedder, with where it came from.
+
+    Example::
+
+        Chunk(id="x", text="...", source="policies/it.pdf", file_hash="...", chunk_index=3,
+              page=2, title="IT Security Policy", heading_path="Devices and data > Laptops")
+    """
+
+    id: str
+    text: str
+    source: str  # path relative to the corpus root, with forward slashes
+    file_hash: str
+    chunk_index: int
+    title: str
+    heading_path: str = ""
+    page: int | None = None  # PDF page or PPTX slide number, 1-based
+    file_type: str = ""
+    element_type: str = ""  # "text" or "table"
+
+    @property
+    def embed_text(self) -> str:
+        """The text that is embedded: document title and heading path give the chunk its context."""
+        context = " > ".join(part for part in (self.title, self.heading_path) if part)
+        return f"{context}\n{self.text}" if context else self.text
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata as stored next to the vector (Chroma accepts str/int/float/bool only)."""
+        return {
+            "source": self.source,
+            "file_hash": self.file_hash,
+            "chunk_index": self.chunk_index,
+            "title": self.title,
+            "heading_path": self.heading_path,
+            "page": self.page if self.page is not None else 0,  # 0 = no page
+            "file_type": self.file_type,
+            "element_type": self.element_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk with its score (higher is better).
+
+    Example::
+
+        hit = Hit(chunk_id="x", text="...", score=0.82, source="it.pdf", page=2, metadata={})
+    """
+
+    chunk_id: str
+    text: str
+    score: float
+    source: str
+    page: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """A file that could not be indexed (or was skipped), and why, in words a user can act on.
+
+    Example::
+
+        FileProblem(source="scan.pdf", reason="no text layer: scanned? enable OCR")
+    """
+
+    source: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingestion run did. Lists hold source paths relative to the corpus root.
+
+    Example::
+
+        report = sync_folder(settings, "docs/")
+        print(report.summary())
+        raise SystemExit(report.exit_code)
+    """
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: list[FileProblem] = field(default_factory=list)
+    skipped: list[FileProblem] = field(default_factory=list)
+    warnings: list[FileProblem] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file succeeded, 2 when some failed but the rest were indexed."""
+        return 2 if self.failed else 0
+
+    def summary(self) -> str:
+        verb = "would be " if self.dry_run else ""
+        lines = [
+            f"added {verb}{len(self.added)}, updated {verb}{len(self.updated)}, "
+            f"unchanged {len(self.unchanged)}, deleted {verb}{len(self.deleted)}, "
+            f"failed {len(self.failed)}, skipped {len(self.skipped)}"
+            + ("" if self.dry_run else
+               f"; {self.chunks_written} chunks written, {self.chunks_deleted} removed "
+               f"in {self.seconds:.1f} s"),
+        ]
+        for title, problems in (("failed", self.failed), ("skipped", self.skipped),
+                                ("warning", self.warnings)):
+            lines += [f"  {title}: {p.source}: {p.reason}" for p in problems]
+        if self.dry_run:
+            for title, names in (("add", self.added), ("update", self.updated),
+                                 ("delete", self.deleted)):
+                lines += [f"  would {title}: {name}" for name in names]
+        return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""Typed settings: ``settings.yaml`` plus ``RAG_*`` environment overrides plus keyword overrides.
+
+Precedence, highest first: keyword arguments of :func:`load_settings`, environment variables
+(``RAG_INDEX_DIR=/tmp/idx``), the YAML file, the defaults below. Relative paths are resolved
+against the folder that holds the settings file, so commands work from any working directory.
+
+Example::
+
+    from rag import load_settings
+    settings = load_settings()                      # ./settings.yaml or the project's one
+    settings = load_settings(collection="handbooks", chunk_size=180)
+    print(settings.index_dir, settings.collection)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILE_TYPES = [
+    ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".html", ".htm", ".md", ".txt", ".eml",
+]
+EmbeddingBackend = Literal["torch", "onnx", "onnx-int8"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, in one object that is passed down (never read from globals).
+
+    Example::
+
+        settings = Settings(corpus_dir=Path("docs"), index_dir=Path("/tmp/index"))
+        assert settings.collection == "sample"
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", validate_default=True)
+
+    # --- corpus and index -------------------------------------------------------------------
+    corpus_dir: Path = Field(Path("data/sample"), description="Folder of documents that `make ingest` indexes.")
+    index_dir: Path = Field(Path("data/index"), description="Folder of the persistent Chroma index and the sync manifest.")
+    models_dir: Path = Field(Path("data/models"), description="Folder for model files made locally (GGUF, ONNX exports).")
+    collection: str = Field("sample", description="Chroma collection name (one per corpus; 3-63 characters).")
+    file_types: list[str] = Field(default_factory=lambda: list(DEFAULT_FILE_TYPES), description="File extensions that are indexed; others are skipped with a reason.")
+    max_file_size_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    max_unzipped_mb: float = Field(500.0, gt=0, description="Office files (zip archives) that expand beyond this are refused as zip bombs.")
+
+    pdf_strategy: Literal["fast", "hi_res", "ocr_only"] = Field("fast", description="fast reads the PDF text layer (default install); hi_res and ocr_only use unstructured's layout/OCR models (extra 'ocr').")
+
+    # --- chunking ---------------------------------------------------------------------------
+    chunk_size: int = Field(200, ge=32, description="Target chunk size in embedder tokens (word pieces); capped by the embedder's maximum sequence length.")
+    chunk_overlap: int = Field(30, ge=0, description="Tokens shared by consecutive pieces of a long section.")
+
+    # --- embeddings -------------------------------------------------------------------------
+    embedding_model: str | None = Field(None, description="Path to a local sentence-transformers model folder; empty means the bundled all-MiniLM-L6-v2.")
+    embedding_backend: EmbeddingBackend = Field("torch", description="torch (reference), onnx (exported locally, same vectors, faster) or onnx-int8 (quantized, fastest).")
+    embedding_batch_size: int = Field(64, ge=1, description="Chunks per embedding batch.")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        if not 3 <= len(value) <= 63:
+            raise ValueError(f"collection name {value!r} must have 3 to 63 characters (a Chroma rule)")
+        return value
+
+    @field_validator("file_types")
+    @classmethod
+    def _extensions(cls, value: list[str]) -> list[str]:
+        return [v.lower() if v.startswith(".") else f".{v.lower()}" for v in value]
+
+    @field_validator("embedding_model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: Any) -> int:
+        size = info.data.get("chunk_size")
+        if size is not None and value >= size:
+            raise ValueError(f"chunk_overlap ({value}) must be smaller than chunk_size ({size})")
+        return value
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_size_mb * 1024 * 1024)
+
+    @property
+    def max_unzipped_bytes(self) -> int:
+        return int(self.max_unzipped_mb * 1024 * 1024)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def find_settings_file(path: str | Path | None = None) -> Path | None:
+    """The settings file to read: the argument, ``$RAG_SETTINGS_FILE``, ./settings.yaml, the project's."""
+    candidates = [path, os.environ.get("RAG_SETTINGS_FILE"), Path.cwd() / "settings.yaml",
+                  PROJECT_ROOT / "settings.yaml"]
+    for candidate in candidates:
+        if candidate:
+            found = Path(candidate)
+            if found.is_file():
+                return found.resolve()
+            if candidate in (path, os.environ.get("RAG_SETTINGS_FILE")):
+                raise FileNotFoundError(f"settings file not found: {found}")
+    return None
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from the YAML file, ``RAG_*`` variables and keyword overrides.
+
+    Example::
+
+        settings = load_settings(index_dir="/tmp/index", collection="test-docs")
+    """
+    yaml_file = find_settings_file(path)
+    settings_cls: type[Settings] = Settings
+    if yaml_file is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": yaml_file})
+        settings_cls = type("Settings", (Settings,), {"model_config": config})
+    settings = settings_cls(**overrides)
+    base = yaml_file.parent if yaml_file else Path.cwd()
+    updates = {
+        name: (base / value).resolve()
+        for name in ("corpus_dir", "index_dir", "models_dir")
+        if not (value := getattr(settings, name)).is_absolute()
+    }
+    return settings.model_copy(update=updates)

@@ -1,0 +1,110 @@
+"""Vector store seam and its Chroma adapter (embedded ``PersistentClient``, cosine space).
+
+Example::
+
+    store = ChromaStore(index_dir=Path("data/index"), collection="sample")
+    store.upsert(chunks, vectors)
+    hits = store.query(question_vector, k=5)
+    store.delete_source("old/handbook.pdf")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.schema import Chunk, Hit
+
+
+class VectorStore(Protocol):
+    """Where chunk vectors live. Chunk ids are deterministic, so ``upsert`` is idempotent."""
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+    def delete_source(self, source: str, keep_ids: set[str] | None = None) -> int: ...
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]: ...
+
+
+class ChromaStore:
+    """Chroma collection holding one corpus; metadata carries source, page, headings, hashes.
+
+    Example::
+
+        store = ChromaStore(Path("/tmp/index"), "handbooks")
+        print(store.count(), store.sources())
+    """
+
+    def __init__(self, index_dir: Path, collection: str) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self._client = chromadb.PersistentClient(
+            path=str(index_dir),
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+        )
+        self.name = collection
+        self._collection = self._open()
+
+    def _open(self) -> Any:
+        return self._client.get_or_create_collection(
+            self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if not chunks:
+            return
+        self._collection.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            documents=[c.text for c in chunks],
+            metadatas=[c.metadata() for c in chunks],  # type: ignore[misc]
+        )
+
+    def delete_source(self, source: str, keep_ids: set[str] | None = None) -> int:
+        """Delete a document's chunks, except ``keep_ids`` (the current version's)."""
+        ids = self._collection.get(where={"source": source}, include=[])["ids"]
+        ids = [i for i in ids if not keep_ids or i not in keep_ids]
+        if ids:
+            self._collection.delete(ids=ids)
+        return len(ids)
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for chunk_id, text, meta, distance in zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0],
+            result["distances"][0], strict=True,
+        ):
+            page = int(meta.get("page") or 0) or None
+            hits.append(Hit(chunk_id=chunk_id, text=text, score=1.0 - float(distance),
+                            source=str(meta["source"]), page=page, metadata=dict(meta)))
+        return hits
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def get(self, where: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Ids, documents and metadata of stored chunks (all of them without ``where``)."""
+        return dict(self._collection.get(where=where, include=["documents", "metadatas"]))
+
+    def sources(self) -> dict[str, int]:
+        """Chunk count per source path, read from the stored metadata."""
+        counts: dict[str, int] = {}
+        for meta in self._collection.get(include=["metadatas"])["metadatas"] or []:
+            counts[str(meta["source"])] = counts.get(str(meta["source"]), 0) + 1
+        return counts
+
+    def drop(self) -> None:
+        """Delete the whole collection and start an empty one (``--reset``)."""
+        self._client.delete_collection(self.name)
+        self._collection = self._open()
