@@ -24,9 +24,10 @@ from rag.schema import Chunk
 MAX_CONTEXT_TOKENS = 48  # heading context is cut to this many word pieces
 
 
-def chunk_id(source: str, file_hash: str, index: int) -> str:
-    """Deterministic id: the same file content at the same path always gives the same ids."""
-    return hashlib.sha256(f"{source}\0{file_hash}\0{index}".encode()).hexdigest()[:32]
+def chunk_id(source: str, file_hash: str, index: int, salt: str = "") -> str:
+    """Deterministic id: the same file content at the same path, chunked with the same settings
+    (``salt``), always gives the same ids."""
+    return hashlib.sha256(f"{source}\0{file_hash}\0{salt}\0{index}".encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -49,8 +50,10 @@ class Chunker:
             assert count_tokens(tokenizer, chunk.embed_text) <= 256
     """
 
-    def __init__(self, tokenizer: Any, max_tokens: int, chunk_size: int, chunk_overlap: int) -> None:
+    def __init__(self, tokenizer: Any, max_tokens: int, chunk_size: int, chunk_overlap: int,
+                 id_salt: str = "") -> None:
         self.tokenizer = tokenizer
+        self.id_salt = id_salt
         self.max_tokens = max_tokens
         self.chunk_size = min(chunk_size, max_tokens)
         self.chunk_overlap = min(chunk_overlap, self.chunk_size // 2)
@@ -77,7 +80,7 @@ class Chunker:
             for part in self._fit(text, document.title, heading_path):
                 index = len(chunks)
                 chunks.append(Chunk(
-                    id=chunk_id(source, file_hash, index), text=part, source=source,
+                    id=chunk_id(source, file_hash, index, self.id_salt), text=part, source=source,
                     file_hash=file_hash, chunk_index=index, title=document.title,
                     heading_path=heading_path, page=section.page, file_type=file_type,
                     element_type="table" if is_table else "text",

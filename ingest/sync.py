@@ -216,9 +216,9 @@ class _Writer:
         self.manifest = manifest
         self.report = report
         self.embedder = embedder or make_embedder(settings)
-        self.chunker = Chunker(self.embedder.tokenizer, self.embedder.max_tokens,
-                               settings.chunk_size, settings.chunk_overlap)
         self.pipeline = pipeline_id(settings)
+        self.chunker = Chunker(self.embedder.tokenizer, self.embedder.max_tokens,
+                               settings.chunk_size, settings.chunk_overlap, id_salt=self.pipeline)
         self.pending: dict[str, _Pending] = {}
         self.buffer: list[Chunk] = []
         self.flush_size = settings.embedding_batch_size * WRITE_BATCHES

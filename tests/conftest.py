@@ -1,0 +1,63 @@
+"""Shared fixtures: settings on temp folders, the real bundled embedder (loaded once), fixtures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(autouse=True)
+def _no_rag_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start from settings.yaml only: a developer's RAG_* variables must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Any]:
+    from rag.settings import load_settings
+
+    def build(**overrides: Any) -> Any:
+        overrides.setdefault("index_dir", tmp_path / "index")
+        overrides.setdefault("models_dir", ROOT / "data" / "models")
+        overrides.setdefault("collection", "test-docs")
+        return load_settings(ROOT / "settings.yaml", **overrides)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    from rag.embeddings import SentenceTransformerEmbedder, bundled_model_path
+
+    return SentenceTransformerEmbedder(bundled_model_path(), batch_size=64)
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    from rag.embeddings import bundled_model_path
+
+    return AutoTokenizer.from_pretrained(str(bundled_model_path()), local_files_only=True)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, target)
+    return target

@@ -1,0 +1,83 @@
+"""Real unstructured on every format of the sample corpus (and the PDF path's details)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.loaders import parse_file
+from rag.settings import PROJECT_ROOT, load_settings
+
+pytestmark = pytest.mark.integration
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def settings() -> Any:
+    return load_settings(PROJECT_ROOT / "settings.yaml")
+
+
+def texts(path: Path, settings: Any) -> str:
+    return "\n".join(block.text for block in parse_file(path, settings).blocks)
+
+
+def test_pdf_keeps_page_numbers_and_headings(settings: Any) -> None:
+    document = parse_file(SAMPLE / "it_security_policy.pdf", settings)
+    assert document.title == "IT Security Policy"
+    pages = {block.page for block in document.blocks}
+    assert pages == {1, 2, 3, 4}
+    by_text = {block.text: block for block in document.blocks}
+    assert by_text["VPN"].kind == "title" and by_text["VPN"].page == 3
+    code = next(b for b in document.blocks if "SEC-4012" in b.text)
+    assert code.page == 3 and code.kind == "text"
+    assert next(b for b in document.blocks if "35 days" in b.text).page == 4
+
+
+def test_pptx_uses_slide_numbers_as_pages(settings: Any) -> None:
+    document = parse_file(SAMPLE / "company_overview.pptx", settings)
+    leadership = [b for b in document.blocks if b.page == 3]
+    assert leadership[0].kind == "title" and leadership[0].text == "Leadership team"
+    assert any("Dev Raman" in b.text and b.kind == "text" for b in leadership)
+    assert any("£18.4 million" in b.text for b in document.blocks if b.page == 6)
+
+
+def test_docx_headings_paragraphs_and_table(settings: Any) -> None:
+    document = parse_file(SAMPLE / "benefits_guide.docx", settings)
+    assert document.title == "Employee Benefits Guide 2026"
+    table = next(b for b in document.blocks if b.kind == "table")
+    assert table.rows is not None and table.rows[0] == ["Benefit", "Provider", "Employee cost"]
+    assert ["Gym discount", "FitHub", "30% off membership"] in table.rows
+    assert any(b.kind == "title" and b.text == "Pension" for b in document.blocks)
+
+
+def test_xlsx_sheets_become_sections_with_header_rows(settings: Any) -> None:
+    document = parse_file(SAMPLE / "expense_policy.xlsx", settings)
+    titles = [b.text for b in document.blocks if b.kind == "title"]
+    assert titles == ["Sheet: Limits", "Sheet: Approvals"]
+    tables = [b for b in document.blocks if b.kind == "table"]
+    assert tables[0].rows is not None and tables[0].rows[0][:2] == ["Category", "Limit"]
+    assert ["Hotel in London", "£180 per night", "Yes", "Book through TravelDesk"] in tables[0].rows
+
+
+def test_csv_is_one_table_with_its_header(settings: Any) -> None:
+    document = parse_file(SAMPLE / "travel_per_diem.csv", settings)
+    (table,) = document.blocks
+    assert table.rows is not None and table.rows[0][0] == "City"
+    assert ["Singapore", "Singapore", "95", "320", "SGD"] in table.rows
+
+
+def test_html_markdown_text_and_email(settings: Any) -> None:
+    html = parse_file(SAMPLE / "intranet_it_helpdesk.html", settings)
+    assert html.title == "IT Helpdesk"
+    assert any(b.kind == "table" and b.rows and ["P1", "Whole office cannot work", "15 minutes"] in b.rows
+               for b in html.blocks)
+    md = parse_file(SAMPLE / "employee_handbook.md", settings)
+    assert [b.depth for b in md.blocks if b.kind == "title"][:2] == [0, 1]
+    assert "27 days of annual leave" in texts(SAMPLE / "employee_handbook.md", settings)
+    assert "arrive at 09:30" in texts(SAMPLE / "onboarding_checklist.txt", settings)
+    email = parse_file(SAMPLE / "office_move_announcement.eml", settings)
+    assert email.title == "Leeds office move on 3 March 2026"
+    body = "\n".join(b.text for b in email.blocks)
+    assert "From: Marta Okafor" in body and "21 Aire Street" in body and "40 parking spaces" in body

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rag.settings import PROJECT_ROOT, load_settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_come_from_the_project_settings_file() -> None:
+    settings = load_settings(PROJECT_ROOT / "settings.yaml")
+    assert settings.corpus_dir == PROJECT_ROOT / "data" / "sample"
+    assert settings.index_dir == PROJECT_ROOT / "data" / "index"
+    assert settings.collection == "sample"
+    assert settings.embedding_model is None
+    assert ".pdf" in settings.file_types and ".eml" in settings.file_types
+
+
+def test_documented_environment_variables_override_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(tmp_path / "docs"))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("RAG_COLLECTION", "handbooks")
+    monkeypatch.setenv("RAG_EMBEDDING_MODEL", str(tmp_path / "model"))
+    monkeypatch.setenv("RAG_CHUNK_SIZE", "150")
+    monkeypatch.setenv("RAG_FILE_TYPES", '["pdf", ".MD"]')
+    settings = load_settings(PROJECT_ROOT / "settings.yaml")
+    assert settings.corpus_dir == tmp_path / "docs"
+    assert settings.index_dir == tmp_path / "idx"
+    assert settings.collection == "handbooks"
+    assert settings.embedding_model == str(tmp_path / "model")
+    assert settings.chunk_size == 150
+    assert settings.file_types == [".pdf", ".md"]
+
+
+def test_keyword_overrides_beat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_COLLECTION", "from-env")
+    assert load_settings(PROJECT_ROOT / "settings.yaml", collection="from-kwargs").collection == "from-kwargs"
+
+
+def test_relative_paths_resolve_against_the_settings_file(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text("corpus_dir: docs\nindex_dir: state/index\n")
+    settings = load_settings(tmp_path / "settings.yaml")
+    assert settings.corpus_dir == tmp_path / "docs"
+    assert settings.index_dir == tmp_path / "state" / "index"
+
+
+@pytest.mark.parametrize("name", ["ab", "x" * 64])
+def test_collection_names_follow_chromas_rules(name: str) -> None:
+    with pytest.raises(ValidationError, match="3 to 63 characters"):
+        load_settings(PROJECT_ROOT / "settings.yaml", collection=name)
+
+
+def test_overlap_must_be_smaller_than_chunk_size() -> None:
+    with pytest.raises(ValidationError, match="chunk_overlap"):
+        load_settings(PROJECT_ROOT / "settings.yaml", chunk_size=64, chunk_overlap=64)
+
+
+def test_a_missing_settings_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nothere.yaml"):
+        load_settings(tmp_path / "nothere.yaml")

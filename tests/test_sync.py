@@ -1,0 +1,151 @@
+"""Incremental sync against a real Chroma on a temp dir with the real bundled embedder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ingest.sync as sync_module
+from ingest import IngestError, sync_folder
+from rag.embeddings import count_tokens
+from rag.store import ChromaStore
+
+pytestmark = pytest.mark.integration
+SAMPLE_FILES = 9
+
+
+def stored(settings: Any) -> dict[str, Any]:
+    return ChromaStore(settings.index_dir, settings.collection).get()
+
+
+def assert_consistent(settings: Any, corpus: Path) -> None:
+    """No duplicates, no orphans: the store holds exactly the current version of each file."""
+    data = stored(settings)
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for meta in data["metadatas"]:
+        by_source.setdefault(meta["source"], []).append(meta)
+    on_disk = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
+    assert set(by_source) <= on_disk, f"orphans: {set(by_source) - on_disk}"
+    for source, metas in by_source.items():
+        digest = sync_module.file_hash(corpus / source)
+        assert {m["file_hash"] for m in metas} == {digest}, f"stale chunks of {source}"
+        assert sorted(m["chunk_index"] for m in metas) == list(range(len(metas))), f"duplicates in {source}"
+
+
+def test_first_ingest_indexes_every_sample_document(make_settings: Any, sample_copy: Path,
+                                                    embedder: Any) -> None:
+    settings = make_settings()
+    report = sync_folder(settings, sample_copy, embedder=embedder)
+    assert len(report.added) == SAMPLE_FILES and not report.failed and report.exit_code == 0
+    data = stored(settings)
+    assert report.chunks_written == len(data["ids"]) > SAMPLE_FILES
+    metas = {m["source"]: m for m in data["metadatas"]}
+    assert set(metas) == {p.name for p in sample_copy.iterdir()}
+    for meta in data["metadatas"]:
+        assert {"source", "file_hash", "chunk_index", "title", "heading_path", "page"} <= set(meta)
+    pdf_pages = {m["page"] for m in data["metadatas"] if m["source"] == "it_security_policy.pdf"}
+    assert pdf_pages == {1, 2, 3, 4}
+    for text, meta in zip(data["documents"], data["metadatas"], strict=True):
+        embedded = f"{meta['title']} > {meta['heading_path']}\n{text}" if meta["heading_path"] else text
+        assert count_tokens(embedder.tokenizer, embedded) <= embedder.max_tokens
+    assert_consistent(settings, sample_copy)
+
+
+def test_search_finds_the_right_page(make_settings: Any, sample_copy: Path, embedder: Any) -> None:
+    settings = make_settings()
+    sync_folder(settings, sample_copy, embedder=embedder)
+    store = ChromaStore(settings.index_dir, settings.collection)
+    (hit,) = store.query(embedder.embed(["What error does the VPN show when the account is locked?"])[0], k=1)
+    assert hit.source == "it_security_policy.pdf" and hit.page == 3 and "SEC-4012" in hit.text
+    (hit,) = store.query(embedder.embed(["Who is the chief technology officer?"])[0], k=1)
+    assert hit.source == "company_overview.pptx" and hit.page == 3
+
+
+def test_unchanged_files_are_not_parsed_again(make_settings: Any, sample_copy: Path, embedder: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings()
+    sync_folder(settings, sample_copy, embedder=embedder)
+    calls: list[Path] = []
+    real_parse = sync_module.parse_file
+    monkeypatch.setattr(sync_module, "parse_file", lambda p, s: calls.append(p) or real_parse(p, s))
+    report = sync_folder(settings, sample_copy, embedder=embedder)
+    assert len(report.unchanged) == SAMPLE_FILES and report.chunks_written == 0 and calls == []
+
+
+def test_modify_add_delete(make_settings: Any, sample_copy: Path, embedder: Any) -> None:
+    settings = make_settings()
+    sync_folder(settings, sample_copy, embedder=embedder)
+    before = len(stored(settings)["ids"])
+    handbook = sample_copy / "employee_handbook.md"
+    handbook.write_text(handbook.read_text().replace("27 days", "29 days") + "\n## Bikes\n\nBike racks are on level -1.\n")
+    (sample_copy / "sub").mkdir()
+    (sample_copy / "sub" / "faq.md").write_text("# FAQ\n\nThe canteen opens at 11:45.\n")
+    (sample_copy / "travel_per_diem.csv").unlink()
+
+    preview = sync_folder(settings, sample_copy, dry_run=True)
+    assert (preview.added, preview.updated, preview.deleted) == (
+        ["sub/faq.md"], ["employee_handbook.md"], ["travel_per_diem.csv"])
+    assert len(stored(settings)["ids"]) == before  # a dry run changes nothing
+
+    report = sync_folder(settings, sample_copy, embedder=embedder)
+    assert report.added == ["sub/faq.md"]
+    assert report.updated == ["employee_handbook.md"]
+    assert report.deleted == ["travel_per_diem.csv"]
+    assert len(report.unchanged) == SAMPLE_FILES - 2
+    data = stored(settings)
+    texts = "\n".join(data["documents"])
+    assert "29 days" in texts and "27 days" not in texts and "Bike racks" in texts
+    assert "Singapore" not in texts and "canteen opens at 11:45" in texts
+    assert_consistent(settings, sample_copy)
+
+
+def test_changing_chunk_settings_rechunks_everything(make_settings: Any, sample_copy: Path,
+                                                     embedder: Any) -> None:
+    sync_folder(make_settings(), sample_copy, embedder=embedder)
+    settings = make_settings(chunk_size=64, chunk_overlap=8)
+    report = sync_folder(settings, sample_copy, embedder=embedder)
+    assert len(report.updated) == SAMPLE_FILES and report.chunks_deleted > 0
+    assert_consistent(settings, sample_copy)
+
+
+def test_reset_rebuilds_from_scratch(make_settings: Any, sample_copy: Path, embedder: Any) -> None:
+    settings = make_settings()
+    sync_folder(settings, sample_copy, embedder=embedder)
+    count = len(stored(settings)["ids"])
+    report = sync_folder(settings, sample_copy, reset=True, embedder=embedder)
+    assert len(report.added) == SAMPLE_FILES and len(stored(settings)["ids"]) == count
+
+
+def test_collections_are_independent(make_settings: Any, sample_copy: Path, embedder: Any,
+                                     tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(sample_copy / "employee_handbook.md", other)
+    sync_folder(make_settings(collection="first"), sample_copy, embedder=embedder)
+    report = sync_folder(make_settings(collection="second"), other, embedder=embedder)
+    assert report.added == ["employee_handbook.md"]
+    assert {m["source"] for m in stored(make_settings(collection="second"))["metadatas"]} == {
+        "employee_handbook.md"}
+    assert len({m["source"] for m in stored(make_settings(collection="first"))["metadatas"]}) == SAMPLE_FILES
+
+
+def test_a_bad_corpus_path_is_an_error(make_settings: Any, tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="corpus folder not found"):
+        sync_folder(make_settings(), tmp_path / "missing")
+
+
+def test_an_unwritable_index_is_an_error(make_settings: Any, sample_copy: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(IngestError, match="not writable"):
+        sync_folder(make_settings(index_dir=blocker / "index"), sample_copy)
+
+
+def test_an_index_built_with_another_embedder_asks_for_reset(make_settings: Any, sample_copy: Path,
+                                                             embedder: Any) -> None:
+    sync_folder(make_settings(), sample_copy, embedder=embedder)
+    with pytest.raises(IngestError, match="--reset"):
+        sync_folder(make_settings(embedding_backend="onnx"), sample_copy)
