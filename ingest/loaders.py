@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections import Counter
@@ -91,8 +92,16 @@ def _decode_text(path: Path, warnings: list[str]) -> str:
     best = from_bytes(data).best()
     if best is None or b"\x00" in data:
         raise UnusableFile("not text: the bytes are not UTF-8 and match no text encoding")
-    warnings.append(f"not UTF-8: read as {best.encoding}")
-    return str(best)
+    encoding, text = best.encoding, str(best)
+    if _single_byte(encoding):  # short texts fit many code pages: Windows-1252 is the usual one
+        with contextlib.suppress(UnicodeDecodeError):
+            encoding, text = "cp1252", data.decode("cp1252")
+    warnings.append(f"not UTF-8: read as {encoding}")
+    return text
+
+
+def _single_byte(encoding: str) -> bool:
+    return encoding.startswith(("cp12", "iso8859", "latin", "mac_", "cp8"))
 
 
 # --- unstructured partitioners ---------------------------------------------------------------

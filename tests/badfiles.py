@@ -26,7 +26,7 @@ EXPECTED_FAILURES = {
 }
 EXPECTED_WARNINGS = {"latin1.txt": "not UTF-8: read as"}
 EXPECTED_SKIPS = {"notes.xyz": "unsupported file type .xyz"}
-HUGE_LIMIT_MB = 0.05  # tests set max_file_size_mb to this; huge.txt is above it
+HUGE_LIMIT_MB = 0.5  # tests set max_file_size_mb to this; huge.txt is above it
 
 
 def scanned_pdf() -> bytes:
@@ -79,7 +79,7 @@ def make_bad_corpus(root: Path, outside: Path) -> None:
     (root / "locked.pdf").write_bytes(locked_pdf())
     (root / "scanned.pdf").write_bytes(scanned_pdf())
     (root / "binary.txt").write_bytes(b"\x00\x01\x02\xff\xfe" + rng(2000) + b"\x00")
-    (root / "huge.txt").write_text("This line is padding. " * 5000)
+    (root / "huge.txt").write_text("This line is padding. " * 30000)
     outside.mkdir(parents=True, exist_ok=True)
     (outside / "secret.md").write_text("# Secret\nThe payroll password is hunter2.\n")
     (root / "outside_link.md").symlink_to(outside / "secret.md")
