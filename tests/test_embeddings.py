@@ -1,0 +1,60 @@
+"""The bundled embedder, a custom model folder, and the faster ONNX backends."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ingest import sync_folder
+from rag.embeddings import OnnxEmbedder, bundled_model_path, make_embedder
+from rag.store import ChromaStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sample_texts(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> list[str]:
+    from rag.settings import PROJECT_ROOT, load_settings
+
+    index = tmp_path_factory.mktemp("emb-index")
+    settings = load_settings(PROJECT_ROOT / "settings.yaml", index_dir=index, collection="emb-test")
+    sync_folder(settings, embedder=embedder)
+    data = ChromaStore(index, "emb-test").get()
+    texts = [f"{m['title']} > {m['heading_path']}\n{d}" for d, m in zip(data["documents"], data["metadatas"],
+                                                                        strict=True)]
+    assert len(texts) > 30
+    return texts
+
+
+def test_bundled_model_limits(embedder: Any) -> None:
+    assert embedder.max_tokens == 256
+    vectors = embedder.embed(["annual leave", "VPN error code"])
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(("quantized", "floor"), [(False, 0.9999), (True, 0.99)])
+def test_onnx_backends_match_the_reference(sample_texts: list[str], embedder: Any, tmp_path: Path,
+                                           quantized: bool, floor: float) -> None:
+    onnx = OnnxEmbedder(bundled_model_path(), tmp_path / "onnx", batch_size=16, quantized=quantized)
+    assert onnx.max_tokens == embedder.max_tokens
+    reference = embedder.embed(sample_texts)
+    fast = onnx.embed(sample_texts)
+    cosines = (reference * fast).sum(axis=1)
+    assert cosines.min() >= floor, cosines.min()
+
+
+def test_any_local_sentence_transformers_folder_works(make_settings: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "my-model"
+    shutil.copytree(bundled_model_path(), folder)
+    embedder = make_embedder(make_settings(embedding_model=str(folder)))
+    assert embedder.embed(["hello"]).shape == (1, 384)
+
+
+def test_a_missing_model_folder_is_named(make_settings: Any, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        make_embedder(make_settings(embedding_model=str(tmp_path / "no-such-model")))
