@@ -20,8 +20,11 @@ EPILOG = """examples:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ingest", description="Index a folder of documents into the local Chroma index.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m ingest",
+        description="Index a folder of documents into the local Chroma index.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("path", nargs="?", help="folder to index (default: corpus_dir)")
     parser.add_argument("--collection", help="collection name (default: collection setting)")
     parser.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
@@ -38,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"collection": args.collection} if args.collection else {}
     try:
         settings = load_settings(args.settings, **overrides)
-        report = sync_folder(settings, args.path, dry_run=args.dry_run, reset=args.reset,
-                             progress=not args.quiet and sys.stderr.isatty())
+        report = sync_folder(
+            settings,
+            args.path,
+            dry_run=args.dry_run,
+            reset=args.reset,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
     except (IngestError, ValidationError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

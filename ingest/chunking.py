@@ -50,8 +50,9 @@ class Chunker:
             assert count_tokens(tokenizer, chunk.embed_text) <= 256
     """
 
-    def __init__(self, tokenizer: Any, max_tokens: int, chunk_size: int, chunk_overlap: int,
-                 id_salt: str = "") -> None:
+    def __init__(
+        self, tokenizer: Any, max_tokens: int, chunk_size: int, chunk_overlap: int, id_salt: str = ""
+    ) -> None:
         self.tokenizer = tokenizer
         self.id_salt = id_salt
         self.max_tokens = max_tokens
@@ -59,8 +60,7 @@ class Chunker:
         self.chunk_overlap = min(chunk_overlap, self.chunk_size // 2)
         self._splitters: dict[int, Any] = {}
 
-    def chunk(self, document: ParsedDocument, source: str, file_hash: str,
-              file_type: str) -> list[Chunk]:
+    def chunk(self, document: ParsedDocument, source: str, file_hash: str, file_type: str) -> list[Chunk]:
         builder = _Builder(self, document.title)
         for block in document.blocks:
             if block.page != builder.state.page:
@@ -79,12 +79,20 @@ class Chunker:
             heading_path = self.heading_path(section, document.title)
             for part in self._fit(text, document.title, heading_path):
                 index = len(chunks)
-                chunks.append(Chunk(
-                    id=chunk_id(source, file_hash, index, self.id_salt), text=part, source=source,
-                    file_hash=file_hash, chunk_index=index, title=document.title,
-                    heading_path=heading_path, page=section.page, file_type=file_type,
-                    element_type="table" if is_table else "text",
-                ))
+                chunks.append(
+                    Chunk(
+                        id=chunk_id(source, file_hash, index, self.id_salt),
+                        text=part,
+                        source=source,
+                        file_hash=file_hash,
+                        chunk_index=index,
+                        title=document.title,
+                        heading_path=heading_path,
+                        page=section.page,
+                        file_type=file_type,
+                        element_type="table" if is_table else "text",
+                    )
+                )
         return chunks
 
     def tokens(self, text: str) -> int:
@@ -112,7 +120,9 @@ class Chunker:
             from langchain_text_splitters import RecursiveCharacterTextSplitter
 
             self._splitters[budget] = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-                self.tokenizer, chunk_size=budget, chunk_overlap=min(self.chunk_overlap, budget // 2),
+                self.tokenizer,
+                chunk_size=budget,
+                chunk_overlap=min(self.chunk_overlap, budget // 2),
                 separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
             )
         return self._splitters[budget]
@@ -132,12 +142,15 @@ class Chunker:
         offsets = encoded["offset_mapping"]
         parts = []
         for start in range(0, len(offsets), max(room, 1)):
-            window = offsets[start:start + room]
-            part = text[window[0][0]:window[-1][1]].strip()
+            window = offsets[start : start + room]
+            part = text[window[0][0] : window[-1][1]].strip()
             if part:
-                parts.extend(self._fit(part, title, heading_path) if len(window) < len(offsets)
-                             and count_tokens(self.tokenizer, prefix + part) > self.max_tokens
-                             else [part])
+                parts.extend(
+                    self._fit(part, title, heading_path)
+                    if len(window) < len(offsets)
+                    and count_tokens(self.tokenizer, prefix + part) > self.max_tokens
+                    else [part]
+                )
         return parts
 
 

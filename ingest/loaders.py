@@ -53,8 +53,14 @@ class ParsedDocument:
 
 def quiet_third_parties() -> None:
     """Keep libraries off the network: no telemetry pings, no hub look-ups."""
-    for name in ("DO_NOT_TRACK", "SCARF_NO_ANALYTICS", "UNSTRUCTURED_DISABLE_NOTICE",
-                 "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ANONYMIZED_TELEMETRY"):
+    for name in (
+        "DO_NOT_TRACK",
+        "SCARF_NO_ANALYTICS",
+        "UNSTRUCTURED_DISABLE_NOTICE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "ANONYMIZED_TELEMETRY",
+    ):
         os.environ.setdefault(name, "False" if name == "ANONYMIZED_TELEMETRY" else "1")
 
 
@@ -64,13 +70,16 @@ def parse_file(path: Path, settings: Settings) -> ParsedDocument:
     suffix = path.suffix.lower()
     warnings: list[str] = []
     if suffix == ".pdf":
-        document = (_parse_pdf_fast(path) if settings.pdf_strategy == "fast"
-                    else _parse_pdf_unstructured(path, settings.pdf_strategy))
+        document = (
+            _parse_pdf_fast(path)
+            if settings.pdf_strategy == "fast"
+            else _parse_pdf_unstructured(path, settings)
+        )
     elif suffix in TEXT_TYPES:
         text = _decode_text(path, warnings)
-        document = _from_elements(_partition_text_type(suffix, text), suffix, path)
+        document = _from_elements(_partition_text_type(suffix, text, settings.languages), suffix, path)
     elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
-        document = _from_elements(_partition_binary(suffix, path), suffix, path)
+        document = _from_elements(_partition_binary(suffix, path, settings.languages), suffix, path)
     else:
         raise UnusableFile(f"unsupported file type {suffix or '(none)'}")
     document.warnings.extend(warnings)
@@ -80,6 +89,7 @@ def parse_file(path: Path, settings: Settings) -> ParsedDocument:
 
 
 # --- text encodings --------------------------------------------------------------------------
+
 
 def _decode_text(path: Path, warnings: list[str]) -> str:
     data = path.read_bytes()
@@ -106,40 +116,51 @@ def _single_byte(encoding: str) -> bool:
 
 # --- unstructured partitioners ---------------------------------------------------------------
 
-def _partition_text_type(suffix: str, text: str) -> list[Any]:
+
+def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[Any]:
     if suffix == ".md":
         from unstructured.partition.md import partition_md
-        return list(partition_md(text=text))
+
+        return list(partition_md(text=text, languages=languages))
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
-        return list(partition_html(text=text))
+
+        return list(partition_html(text=text, languages=languages))
     if suffix == ".csv":
         from unstructured.partition.csv import partition_csv
+
         try:
-            return list(partition_csv(file=io.BytesIO(text.encode("utf-8")), include_header=True))
+            return list(
+                partition_csv(file=io.BytesIO(text.encode("utf-8")), include_header=True, languages=languages)
+            )
         except Exception as error:  # pandas parser errors
             raise UnusableFile(f"unreadable CSV: {error}") from error
     from unstructured.partition.text import partition_text
-    return list(partition_text(text=text))
+
+    return list(partition_text(text=text, languages=languages))
 
 
-def _partition_binary(suffix: str, path: Path) -> list[Any]:
+def _partition_binary(suffix: str, path: Path, languages: list[str]) -> list[Any]:
     partitioners: dict[str, Callable[..., Any]] = {}
     if suffix == ".docx":
         from unstructured.partition.docx import partition_docx
+
         partitioners[suffix] = partition_docx
     elif suffix == ".pptx":
         from unstructured.partition.pptx import partition_pptx
+
         partitioners[suffix] = partition_pptx
     elif suffix == ".xlsx":
         from unstructured.partition.xlsx import partition_xlsx
+
         partitioners[suffix] = partition_xlsx
     else:
         from unstructured.partition.email import partition_email
+
         partitioners[suffix] = partition_email
     kind = suffix.lstrip(".").upper()
     try:
-        return list(partitioners[suffix](filename=str(path)))
+        return list(partitioners[suffix](filename=str(path), languages=languages))
     except UnusableFile:
         raise
     except Exception as error:
@@ -153,10 +174,12 @@ def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocume
     if suffix == ".eml" and elements:
         meta = elements[0].metadata
         title = meta.subject or ""
-        header = [f"Subject: {meta.subject}" if meta.subject else "",
-                  f"From: {', '.join(meta.sent_from or [])}",
-                  f"To: {', '.join(meta.sent_to or [])}",
-                  f"Date: {meta.last_modified}" if meta.last_modified else ""]
+        header = [
+            f"Subject: {meta.subject}" if meta.subject else "",
+            f"From: {', '.join(meta.sent_from or [])}",
+            f"To: {', '.join(meta.sent_to or [])}",
+            f"Date: {meta.last_modified}" if meta.last_modified else "",
+        ]
         blocks.append(Block("text", "\n".join(line for line in header if line.split(": ", 1)[1])))
     slide_titled: set[int | None] = set()
     for element in elements:
@@ -172,8 +195,7 @@ def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocume
         if category == "Table":
             rows = _table_rows(meta.text_as_html) if meta.text_as_html else None
             blocks.append(Block("table", text, page, rows=rows))
-        elif category == "Title" and suffix != ".eml" and not _is_bullet(suffix, page, meta,
-                                                                         slide_titled):
+        elif category == "Title" and suffix != ".eml" and not _is_bullet(suffix, page, meta, slide_titled):
             blocks.append(Block("title", text, page, depth=int(meta.category_depth or 0)))
             title = title or text
         else:
@@ -208,6 +230,7 @@ def _title_from_name(path: Path) -> str:
 
 
 # --- PDF ---------------------------------------------------------------------------------------
+
 
 def _open_pdf_checked(path: Path) -> Any:
     from pypdf import PdfReader
@@ -250,8 +273,9 @@ def _parse_pdf_fast(path: Path) -> ParsedDocument:
     if not boxes:
         raise UnusableFile("no text layer: scanned? enable OCR (pdf_strategy: hi_res, extra 'ocr')")
     body_size = Counter(round(size) for _, text, size in boxes for _ in text).most_common(1)[0][0]
-    heading_sizes = sorted({round(s) for _, t, s in boxes if _looks_like_heading(t, s, body_size)},
-                           reverse=True)
+    heading_sizes = sorted(
+        {round(s) for _, t, s in boxes if _looks_like_heading(t, s, body_size)}, reverse=True
+    )
     blocks = []
     for page_number, text, size in boxes:
         if _looks_like_heading(text, size, body_size):
@@ -267,7 +291,8 @@ def _looks_like_heading(text: str, size: float, body_size: float) -> bool:
     return size >= body_size * 1.15 and len(text) <= 120 and not text.endswith(".")
 
 
-def _parse_pdf_unstructured(path: Path, strategy: str) -> ParsedDocument:
+def _parse_pdf_unstructured(path: Path, settings: Settings) -> ParsedDocument:
+    strategy = settings.pdf_strategy
     _open_pdf_checked(path)
     try:
         from unstructured.partition.pdf import partition_pdf
@@ -275,5 +300,5 @@ def _parse_pdf_unstructured(path: Path, strategy: str) -> ParsedDocument:
         raise UnusableFile(
             f"pdf_strategy {strategy!r} needs the OCR extra: pip install -e '.[ocr]' ({error})"
         ) from error
-    elements = list(partition_pdf(filename=str(path), strategy=strategy))
+    elements = list(partition_pdf(filename=str(path), strategy=strategy, languages=settings.languages))
     return _from_elements(elements, ".pdf", path)

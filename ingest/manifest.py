@@ -63,8 +63,9 @@ class Manifest:
     def __enter__(self) -> Manifest:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -94,16 +95,16 @@ class Manifest:
         )
 
     def remove(self, source: str) -> None:
-        self._db.execute("DELETE FROM files WHERE collection = ? AND source = ?",
-                         (self.collection, source))
+        self._db.execute("DELETE FROM files WHERE collection = ? AND source = ?", (self.collection, source))
 
     def clear(self) -> None:
         self._db.execute("DELETE FROM files WHERE collection = ?", (self.collection,))
         self._db.execute("DELETE FROM collections WHERE collection = ?", (self.collection,))
 
     def embedder(self) -> str | None:
-        row = self._db.execute("SELECT embedder FROM collections WHERE collection = ?",
-                               (self.collection,)).fetchone()
+        row = self._db.execute(
+            "SELECT embedder FROM collections WHERE collection = ?", (self.collection,)
+        ).fetchone()
         return row[0] if row else None
 
     def set_embedder(self, embedder: str) -> None:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from ingest.checks import UnusableFile, check_file, check_location
@@ -32,6 +35,7 @@ from rag.store import ChromaStore
 
 CHUNKER_VERSION = "1"  # bump when chunking changes, so existing files are re-chunked
 WRITE_BATCHES = 4  # embedding batches buffered before a write to the store
+PARSE_AHEAD = 4  # files parsed ahead of the embedder
 
 
 class IngestError(Exception):
@@ -69,8 +73,13 @@ def file_hash(path: Path) -> str:
 
 def pipeline_id(settings: Settings) -> str:
     """Everything that changes a file's chunks; a change re-indexes every file."""
-    parts = [CHUNKER_VERSION, settings.chunk_size, settings.chunk_overlap, settings.pdf_strategy,
-             embedder_id(settings)]
+    parts = [
+        CHUNKER_VERSION,
+        settings.chunk_size,
+        settings.chunk_overlap,
+        settings.pdf_strategy,
+        embedder_id(settings),
+    ]
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
 
 
@@ -86,8 +95,7 @@ def scan_folder(root: Path, settings: Settings) -> tuple[list[tuple[str, Path]],
         base = Path(folder)
         for name in sorted(dirs):
             if (base / name).is_symlink():
-                skipped.append(FileProblem(_relative(base / name, root),
-                                           "symlinked folder not followed"))
+                skipped.append(FileProblem(_relative(base / name, root), "symlinked folder not followed"))
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (base / d).is_symlink())
         for name in sorted(files):
             path = base / name
@@ -120,9 +128,15 @@ def _index_lock(index_dir: Path) -> Iterator[None]:
         lock.release()
 
 
-def sync_folder(settings: Settings, folder: Path | str | None = None, *, dry_run: bool = False,
-                reset: bool = False, progress: bool = False,
-                embedder: Embedder | None = None) -> IngestReport:
+def sync_folder(
+    settings: Settings,
+    folder: Path | str | None = None,
+    *,
+    dry_run: bool = False,
+    reset: bool = False,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+) -> IngestReport:
     """Bring the collection in line with ``folder`` (default: ``settings.corpus_dir``)."""
     quiet_third_parties()
     started = time.perf_counter()
@@ -176,8 +190,9 @@ def _read_entries(settings: Settings) -> dict[str, Entry]:
         return dict(manifest.entries())
 
 
-def _plan(root: Path, files: list[tuple[str, Path]], entries: dict[str, Entry], pipeline: str,
-          report: IngestReport) -> _Plan:
+def _plan(
+    root: Path, files: list[tuple[str, Path]], entries: dict[str, Entry], pipeline: str, report: IngestReport
+) -> _Plan:
     plan = _Plan()
     present = set()
     for source, path in files:
@@ -208,8 +223,15 @@ def _plan(root: Path, files: list[tuple[str, Path]], entries: dict[str, Entry], 
 class _Writer:
     """Parses, chunks, embeds and writes the files of a plan, batching chunks across files."""
 
-    def __init__(self, settings: Settings, root: Path, store: ChromaStore, manifest: Manifest,
-                 report: IngestReport, embedder: Embedder | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        root: Path,
+        store: ChromaStore,
+        manifest: Manifest,
+        report: IngestReport,
+        embedder: Embedder | None,
+    ) -> None:
         self.settings = settings
         self.root = root
         self.store = store
@@ -217,47 +239,65 @@ class _Writer:
         self.report = report
         self.embedder = embedder or make_embedder(settings)
         self.pipeline = pipeline_id(settings)
-        self.chunker = Chunker(self.embedder.tokenizer, self.embedder.max_tokens,
-                               settings.chunk_size, settings.chunk_overlap, id_salt=self.pipeline)
+        self.chunker = Chunker(
+            self.embedder.tokenizer,
+            self.embedder.max_tokens,
+            settings.chunk_size,
+            settings.chunk_overlap,
+            id_salt=self.pipeline,
+        )
         self.pending: dict[str, _Pending] = {}
         self.buffer: list[Chunk] = []
         self.flush_size = settings.embedding_batch_size * WRITE_BATCHES
 
     def run(self, jobs: list[_Job], progress: bool) -> None:
+        """Parse ahead in a worker thread while the main thread embeds and writes."""
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="file", desc="ingest", disable=not progress)
-        try:
-            for job in jobs:
-                bar.set_postfix_str(job.source[-40:])
-                chunks = self._chunks(job)
-                bar.update(1)
-                if chunks is None:
-                    continue
-                self.manifest.mark_pending(job.source, job.file_hash, self.pipeline)
-                self.pending[job.source] = _Pending(job, {c.id for c in chunks}, len(chunks))
-                self.buffer.extend(chunks)
-                while len(self.buffer) >= self.flush_size:
-                    self._write(self.buffer[: self.flush_size])
-                    del self.buffer[: self.flush_size]
+        upcoming = iter(jobs)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse") as parser:
+            queue = deque((job, parser.submit(self._chunks, job)) for job in islice(upcoming, PARSE_AHEAD))
+            try:
+                while queue:
+                    job, future = queue.popleft()
+                    following = next(upcoming, None)
+                    if following is not None:
+                        queue.append((following, parser.submit(self._chunks, following)))
+                    self._index(job, future.result())
+                    bar.update(1)
                     bar.set_postfix(chunks=self.report.chunks_written)
-            self._write(self.buffer)
-            self.buffer = []
-        finally:
-            bar.close()
+                self._write(self.buffer)
+                self.buffer = []
+            finally:
+                for _, future in queue:
+                    future.cancel()
+                bar.close()
+
+    def _index(self, job: _Job, chunks: list[Chunk] | None) -> None:
+        if chunks is None:
+            return
+        self.manifest.mark_pending(job.source, job.file_hash, self.pipeline)
+        self.pending[job.source] = _Pending(job, {c.id for c in chunks}, len(chunks))
+        self.buffer.extend(chunks)
+        while len(self.buffer) >= self.flush_size:
+            self._write(self.buffer[: self.flush_size])
+            del self.buffer[: self.flush_size]
 
     def _chunks(self, job: _Job) -> list[Chunk] | None:
         try:
             check_file(job.path, self.root, self.settings)
             document = parse_file(job.path, self.settings)
-            chunks = self.chunker.chunk(document, job.source, job.file_hash,
-                                        job.path.suffix.lower().lstrip("."))
+            chunks = self.chunker.chunk(
+                document, job.source, job.file_hash, job.path.suffix.lower().lstrip(".")
+            )
         except UnusableFile as problem:
             self.report.failed.append(FileProblem(job.source, problem.reason))
             return None
         except Exception as error:  # a parser bug must not stop the other files
             self.report.failed.append(
-                FileProblem(job.source, f"could not be parsed: {type(error).__name__}: {error}"))
+                FileProblem(job.source, f"could not be parsed: {type(error).__name__}: {error}")
+            )
             return None
         self.report.warnings.extend(FileProblem(job.source, w) for w in document.warnings)
         if not chunks:

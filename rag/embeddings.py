@@ -63,8 +63,12 @@ def make_embedder(settings: Settings) -> Embedder:
     path = model_path(settings)
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(path, settings.embedding_batch_size)
-    return OnnxEmbedder(path, settings.models_dir / "onnx", settings.embedding_batch_size,
-                        quantized=settings.embedding_backend == "onnx-int8")
+    return OnnxEmbedder(
+        path,
+        settings.models_dir / "onnx",
+        settings.embedding_batch_size,
+        quantized=settings.embedding_backend == "onnx-int8",
+    )
 
 
 class SentenceTransformerEmbedder:
@@ -78,16 +82,22 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, path: Path, batch_size: int = 64, device: str | None = None) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.tokenizer = self.model.tokenizer
-        self.max_tokens = int(self.model.max_seq_length)
+        self.max_tokens = int(self.model.max_seq_length or 512)
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True,
-                                    show_progress_bar=False)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -104,8 +114,7 @@ class OnnxEmbedder:
         embedder.embed(["How do I unlock the VPN?"])
     """
 
-    def __init__(self, path: Path, cache_dir: Path, batch_size: int = 64,
-                 quantized: bool = False) -> None:
+    def __init__(self, path: Path, cache_dir: Path, batch_size: int = 64, quantized: bool = False) -> None:
         try:
             import onnxruntime as ort
         except ImportError as error:
@@ -119,17 +128,21 @@ class OnnxEmbedder:
         onnx_file = export_onnx(path, cache_dir, quantized)
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
-        self.session = ort.InferenceSession(str(onnx_file), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), 0), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding per batch
         for start in range(0, len(texts), self.batch_size):
-            index = order[start:start + self.batch_size]
-            encoded = self.tokenizer([texts[i] for i in index], padding=True, truncation=True,
-                                     max_length=self.max_tokens, return_tensors="np")
+            index = order[start : start + self.batch_size]
+            encoded = self.tokenizer(
+                [texts[i] for i in index],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="np",
+            )
             feed = {k: v.astype(np.int64) for k, v in encoded.items() if k in self._inputs}
             hidden = self.session.run(None, feed)[0]
             mask = encoded["attention_mask"][..., None].astype(np.float32)
@@ -157,8 +170,13 @@ def export_onnx(path: Path, cache_dir: Path, quantized: bool) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = int8.with_suffix(".tmp.onnx")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_quantize=_quantizable_nodes(fp32))
+        quantize_dynamic(
+            str(fp32),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_quantize=_quantizable_nodes(fp32),
+        )
         tmp.replace(int8)
     return int8 if quantized else fp32
 
@@ -200,9 +218,16 @@ def _export_fp32(path: Path, target: Path) -> None:
     axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "last_hidden_state"]}
     tmp = target.with_suffix(".tmp.onnx")
     with torch.no_grad():
-        torch.onnx.export(Encoder(), tuple(sample[n] for n in names), str(tmp), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Encoder(),
+            tuple(sample[n] for n in names),
+            str(tmp),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
     tmp.replace(target)
 
 

@@ -118,15 +118,20 @@ class IngestReport:
             f"added {verb}{len(self.added)}, updated {verb}{len(self.updated)}, "
             f"unchanged {len(self.unchanged)}, deleted {verb}{len(self.deleted)}, "
             f"failed {len(self.failed)}, skipped {len(self.skipped)}"
-            + ("" if self.dry_run else
-               f"; {self.chunks_written} chunks written, {self.chunks_deleted} removed "
-               f"in {self.seconds:.1f} s"),
+            + (
+                ""
+                if self.dry_run
+                else f"; {self.chunks_written} chunks written, {self.chunks_deleted} removed "
+                f"in {self.seconds:.1f} s"
+            ),
         ]
-        for title, problems in (("failed", self.failed), ("skipped", self.skipped),
-                                ("warning", self.warnings)):
+        for title, problems in (
+            ("failed", self.failed),
+            ("skipped", self.skipped),
+            ("warning", self.warnings),
+        ):
             lines += [f"  {title}: {p.source}: {p.reason}" for p in problems]
         if self.dry_run:
-            for title, names in (("add", self.added), ("update", self.updated),
-                                 ("delete", self.deleted)):
+            for title, names in (("add", self.added), ("update", self.updated), ("delete", self.deleted)):
                 lines += [f"  would {title}: {name}" for name in names]
         return "\n".join(lines)

@@ -62,7 +62,7 @@ class ChromaStore:
             ids=[c.id for c in chunks],
             embeddings=np.asarray(vectors, dtype=np.float32),
             documents=[c.text for c in chunks],
-            metadatas=[c.metadata() for c in chunks],  # type: ignore[misc]
+            metadatas=[c.metadata() for c in chunks],
         )
 
     def delete_source(self, source: str, keep_ids: set[str] | None = None) -> int:
@@ -82,12 +82,23 @@ class ChromaStore:
         )
         hits = []
         for chunk_id, text, meta, distance in zip(
-            result["ids"][0], result["documents"][0], result["metadatas"][0],
-            result["distances"][0], strict=True,
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
         ):
             page = int(meta.get("page") or 0) or None
-            hits.append(Hit(chunk_id=chunk_id, text=text, score=1.0 - float(distance),
-                            source=str(meta["source"]), page=page, metadata=dict(meta)))
+            hits.append(
+                Hit(
+                    chunk_id=chunk_id,
+                    text=text,
+                    score=1.0 - float(distance),
+                    source=str(meta["source"]),
+                    page=page,
+                    metadata=dict(meta),
+                )
+            )
         return hits
 
     def count(self) -> int:

@@ -19,80 +19,124 @@ IT_SECURITY_PAGES: list[tuple[str, list[tuple[str, str]]]] = [
     (
         "IT Security Policy",
         [
-            ("Purpose and scope", "This policy applies to every employee, contractor and visitor who uses "
-             "Brightwater Analytics systems. It is owned by the Chief Information Security Officer, "
-             "Priya Raghunathan, and was last reviewed on 15 September 2025. Version 4.2 replaces "
-             "version 4.1."),
-            ("Passwords", "Passwords must be at least 14 characters long. Passwords are changed only "
-             "when a compromise is suspected, not on a fixed schedule. Password managers are "
-             "encouraged; the approved password manager is KeyVault Teams. Reusing a work password "
-             "on any other site is a disciplinary matter."),
-            ("Multi-factor authentication", "Multi-factor authentication with a hardware key "
-             "(YubiKey 5 series) is required for the VPN, email and the HR system. A lost key must "
-             "be reported to the IT helpdesk on the same day; a replacement key is issued within "
-             "two working days."),
+            (
+                "Purpose and scope",
+                "This policy applies to every employee, contractor and visitor who uses "
+                "Brightwater Analytics systems. It is owned by the Chief Information Security Officer, "
+                "Priya Raghunathan, and was last reviewed on 15 September 2025. Version 4.2 replaces "
+                "version 4.1.",
+            ),
+            (
+                "Passwords",
+                "Passwords must be at least 14 characters long. Passwords are changed only "
+                "when a compromise is suspected, not on a fixed schedule. Password managers are "
+                "encouraged; the approved password manager is KeyVault Teams. Reusing a work password "
+                "on any other site is a disciplinary matter.",
+            ),
+            (
+                "Multi-factor authentication",
+                "Multi-factor authentication with a hardware key "
+                "(YubiKey 5 series) is required for the VPN, email and the HR system. A lost key must "
+                "be reported to the IT helpdesk on the same day; a replacement key is issued within "
+                "two working days.",
+            ),
         ],
     ),
     (
         "Devices and data",
         [
-            ("Laptops", "All company laptops use full-disk encryption: BitLocker on Windows and "
-             "FileVault on macOS. Screens lock automatically after 5 minutes of inactivity. Laptops "
-             "must not be left unattended in vehicles."),
-            ("Removable media", "USB mass-storage devices are blocked on all company laptops. "
-             "Exceptions require written approval from the CISO and expire after 30 days."),
-            ("Data classification", "Information is classified into four levels: Public, Internal, "
-             "Confidential and Restricted. Restricted data, such as client payroll files, may only be "
-             "stored in the encrypted vault called StrongRoom and never sent by email."),
+            (
+                "Laptops",
+                "All company laptops use full-disk encryption: BitLocker on Windows and "
+                "FileVault on macOS. Screens lock automatically after 5 minutes of inactivity. Laptops "
+                "must not be left unattended in vehicles.",
+            ),
+            (
+                "Removable media",
+                "USB mass-storage devices are blocked on all company laptops. "
+                "Exceptions require written approval from the CISO and expire after 30 days.",
+            ),
+            (
+                "Data classification",
+                "Information is classified into four levels: Public, Internal, "
+                "Confidential and Restricted. Restricted data, such as client payroll files, may only be "
+                "stored in the encrypted vault called StrongRoom and never sent by email.",
+            ),
         ],
     ),
     (
         "Network and remote access",
         [
-            ("VPN", "Remote access to internal systems is only allowed through the GlobalTunnel VPN. "
-             "After 5 failed sign-in attempts the VPN account is locked and the client shows error "
-             "code SEC-4012; the helpdesk can unlock it after verifying your identity."),
-            ("Wi-Fi", "Company laptops connect only to the BW-Staff network in the office. Public "
-             "Wi-Fi may be used only with the VPN switched on."),
-            ("Patching", "Critical security patches must be installed within 72 hours of release; "
-             "other patches within 14 days. Laptops that miss two patch cycles lose network access."),
+            (
+                "VPN",
+                "Remote access to internal systems is only allowed through the GlobalTunnel VPN. "
+                "After 5 failed sign-in attempts the VPN account is locked and the client shows error "
+                "code SEC-4012; the helpdesk can unlock it after verifying your identity.",
+            ),
+            (
+                "Wi-Fi",
+                "Company laptops connect only to the BW-Staff network in the office. Public "
+                "Wi-Fi may be used only with the VPN switched on.",
+            ),
+            (
+                "Patching",
+                "Critical security patches must be installed within 72 hours of release; "
+                "other patches within 14 days. Laptops that miss two patch cycles lose network access.",
+            ),
         ],
     ),
     (
         "Incidents, backups and training",
         [
-            ("Reporting incidents", "Suspected security incidents must be reported within 1 hour to "
-             "security@brightwater.example or by phone on extension 4411, day or night."),
-            ("Backups", "Servers are backed up every night at 01:00. Backups are retained for 35 days "
-             "and a restore test is run on the first Monday of every quarter."),
-            ("Training and phishing tests", "Every employee completes security awareness training "
-             "within 30 days of joining and then once a year. Simulated phishing emails are sent "
-             "quarterly; anyone who clicks a simulated phishing link twice in a year repeats the "
-             "training."),
+            (
+                "Reporting incidents",
+                "Suspected security incidents must be reported within 1 hour to "
+                "security@brightwater.example or by phone on extension 4411, day or night.",
+            ),
+            (
+                "Backups",
+                "Servers are backed up every night at 01:00. Backups are retained for 35 days "
+                "and a restore test is run on the first Monday of every quarter.",
+            ),
+            (
+                "Training and phishing tests",
+                "Every employee completes security awareness training "
+                "within 30 days of joining and then once a year. Simulated phishing emails are sent "
+                "quarterly; anyone who clicks a simulated phishing link twice in a year repeats the "
+                "training.",
+            ),
         ],
     ),
 ]
 
 BENEFITS_SECTIONS: list[tuple[str, list[str]]] = [
-    ("Pension", [
-        "Brightwater Analytics pays an employer pension contribution of 7% of basic salary when the "
-        "employee contributes at least 5%. The pension provider is Northgate Pensions.",
-        "Employees are enrolled automatically after one month of service and can opt out within "
-        "30 days.",
-    ]),
-    ("Health insurance", [
-        "Private medical insurance is provided by Meridian Health and covers the employee, their "
-        "partner and their children at no cost to the employee.",
-        "The dental plan costs the employee £15 per month and covers two check-ups a year.",
-    ]),
-    ("Other benefits", [
-        "The cycle-to-work scheme lends up to £2,500 for a bicycle and equipment, repaid from gross "
-        "salary over 12 months.",
-        "Eye tests are reimbursed up to £60 every two years, and glasses needed for screen work up to "
-        "£150.",
-        "Life assurance pays four times annual basic salary.",
-        "The Employee Assistance Programme is free and confidential: call 0800 555 0199 at any time.",
-    ]),
+    (
+        "Pension",
+        [
+            "Brightwater Analytics pays an employer pension contribution of 7% of basic salary when the "
+            "employee contributes at least 5%. The pension provider is Northgate Pensions.",
+            "Employees are enrolled automatically after one month of service and can opt out within 30 days.",
+        ],
+    ),
+    (
+        "Health insurance",
+        [
+            "Private medical insurance is provided by Meridian Health and covers the employee, their "
+            "partner and their children at no cost to the employee.",
+            "The dental plan costs the employee £15 per month and covers two check-ups a year.",
+        ],
+    ),
+    (
+        "Other benefits",
+        [
+            "The cycle-to-work scheme lends up to £2,500 for a bicycle and equipment, repaid from gross "
+            "salary over 12 months.",
+            "Eye tests are reimbursed up to £60 every two years, and glasses needed for screen work up to "
+            "£150.",
+            "Life assurance pays four times annual basic salary.",
+            "The Employee Assistance Programme is free and confidential: call 0800 555 0199 at any time.",
+        ],
+    ),
 ]
 
 BENEFITS_TABLE = [
@@ -105,31 +149,46 @@ BENEFITS_TABLE = [
 
 SLIDES: list[tuple[str, list[str]]] = [
     ("Brightwater Analytics: Company Overview 2026", ["Prepared by the People team, January 2026"]),
-    ("Who we are", [
-        "Founded in 2011 in Leeds by Marta Okafor",
-        "We build forecasting software for ports and shipping companies",
-        "205 employees at the end of 2025",
-    ]),
-    ("Leadership team", [
-        "Chief Executive Officer: Marta Okafor",
-        "Chief Technology Officer: Dev Raman",
-        "Chief Financial Officer: Ingrid Solberg",
-        "Head of People: Tomasz Nowak",
-    ]),
-    ("Our offices", [
-        "Leeds (headquarters): 142 staff",
-        "Rotterdam: 38 staff",
-        "Austin: 25 staff",
-    ]),
-    ("Products", [
-        "TideCast: berth and tide forecasting platform, launched in 2016",
-        "Harbor: data catalog for port operators, launched in 2023",
-    ]),
-    ("2025 results", [
-        "Revenue of £18.4 million, up 21% on 2024",
-        "Customers in 14 countries",
-        "Net promoter score of 61",
-    ]),
+    (
+        "Who we are",
+        [
+            "Founded in 2011 in Leeds by Marta Okafor",
+            "We build forecasting software for ports and shipping companies",
+            "205 employees at the end of 2025",
+        ],
+    ),
+    (
+        "Leadership team",
+        [
+            "Chief Executive Officer: Marta Okafor",
+            "Chief Technology Officer: Dev Raman",
+            "Chief Financial Officer: Ingrid Solberg",
+            "Head of People: Tomasz Nowak",
+        ],
+    ),
+    (
+        "Our offices",
+        [
+            "Leeds (headquarters): 142 staff",
+            "Rotterdam: 38 staff",
+            "Austin: 25 staff",
+        ],
+    ),
+    (
+        "Products",
+        [
+            "TideCast: berth and tide forecasting platform, launched in 2016",
+            "Harbor: data catalog for port operators, launched in 2023",
+        ],
+    ),
+    (
+        "2025 results",
+        [
+            "Revenue of £18.4 million, up 21% on 2024",
+            "Customers in 14 countries",
+            "Net promoter score of 61",
+        ],
+    ),
 ]
 
 EXPENSE_LIMITS = [
@@ -166,8 +225,9 @@ def write_pdf(path: Path) -> None:
             story.append(Spacer(1, 8))
         if page_number < len(IT_SECURITY_PAGES):
             story.append(PageBreak())
-    doc = SimpleDocTemplate(str(path), pagesize=A4, title="IT Security Policy",
-                            author="Brightwater Analytics")
+    doc = SimpleDocTemplate(
+        str(path), pagesize=A4, title="IT Security Policy", author="Brightwater Analytics"
+    )
     doc.build(story)  # type: ignore[arg-type]
 
 

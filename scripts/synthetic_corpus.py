@@ -13,13 +13,62 @@ import argparse
 import random
 from pathlib import Path
 
-WORDS = (
-    "employee manager policy approval request travel expense receipt laptop office access "
-    "security incident report password account training leave holiday contract salary budget "
-    "project client meeting deadline review quarter annual document system network backup "
-    "device storage encryption supplier invoice payment department team schedule shift safety "
-    "equipment parking building visitor badge register record archive retention audit"
-).split()
+WORDS = [
+    "employee",
+    "manager",
+    "policy",
+    "approval",
+    "request",
+    "travel",
+    "expense",
+    "receipt",
+    "laptop",
+    "office",
+    "access",
+    "security",
+    "incident",
+    "report",
+    "password",
+    "account",
+    "training",
+    "leave",
+    "holiday",
+    "contract",
+    "salary",
+    "budget",
+    "project",
+    "client",
+    "meeting",
+    "deadline",
+    "review",
+    "quarter",
+    "annual",
+    "document",
+    "system",
+    "network",
+    "backup",
+    "device",
+    "storage",
+    "encryption",
+    "supplier",
+    "invoice",
+    "payment",
+    "department",
+    "team",
+    "schedule",
+    "shift",
+    "safety",
+    "equipment",
+    "parking",
+    "building",
+    "visitor",
+    "badge",
+    "register",
+    "record",
+    "archive",
+    "retention",
+    "audit",
+]
 
 
 def sentence(rng: random.Random) -> str:
@@ -71,15 +120,19 @@ def generate(out: Path, files: int, sections: int, seed: int = 7) -> list[Path]:
         suffix = kinds[index % len(kinds)]
         path = out / f"dept{index % 7}" / f"policy_{index:05d}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        secs = [(f"Section {s + 1}: {rng.choice(WORDS)} {rng.choice(WORDS)}", section_text(rng))
-                for s in range(sections)]
+        secs = [
+            (f"Section {s + 1}: {rng.choice(WORDS)} {rng.choice(WORDS)}", section_text(rng))
+            for s in range(sections)
+        ]
         write_file(path, f"Policy {index}: {rng.choice(WORDS)} rules", secs)
         paths.append(path)
     return paths
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--sections", type=int, default=12)

@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from badfiles import EXPECTED_FAILURES, EXPECTED_SKIPS, EXPECTED_WARNINGS, HUGE_LIMIT_MB, make_bad_corpus
+
 from ingest import sync_folder
-from rag.store import ChromaStore
 from rag.settings import PROJECT_ROOT
+from rag.store import ChromaStore
 
 pytestmark = pytest.mark.integration
 
 
-def test_bad_files_are_reported_and_good_ones_kept(make_settings: Any, sample_copy: Path,
-                                                   embedder: Any, tmp_path: Path) -> None:
+def test_bad_files_are_reported_and_good_ones_kept(
+    make_settings: Any, sample_copy: Path, embedder: Any, tmp_path: Path
+) -> None:
     settings = make_settings(max_file_size_mb=HUGE_LIMIT_MB)
     first = sync_folder(settings, sample_copy, embedder=embedder)
     assert not first.failed
@@ -56,14 +57,26 @@ def test_the_cli_exits_2_when_some_files_failed(make_settings: Any, tmp_path: Pa
     (corpus / "ok.md").write_text("# Parking\n\nThere are 40 parking spaces.\n")
     (corpus / "broken.pdf").write_bytes(os.urandom(500))
     env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_COLLECTION": "cli-test"}
-    result = subprocess.run([sys.executable, "-m", "ingest", str(corpus), "--quiet"], env=env,
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest", str(corpus), "--quiet"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2, result.stderr
     assert "failed: broken.pdf: not a valid PDF file" in result.stdout
     assert "added 1," in result.stdout
 
-    missing = subprocess.run([sys.executable, "-m", "ingest", str(tmp_path / "nope")], env=env,
-                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    missing = subprocess.run(
+        [sys.executable, "-m", "ingest", str(tmp_path / "nope")],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert missing.returncode == 1 and "corpus folder not found" in missing.stderr
 
 

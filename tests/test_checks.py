@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from badfiles import zip_bomb
+
 from ingest.checks import UnusableFile, check_file
 from ingest.sync import scan_folder
 from rag.settings import PROJECT_ROOT, load_settings
@@ -35,7 +35,9 @@ def test_size_and_magic_checks(tmp_path: Path, settings: Any) -> None:
     assert reason(tmp_path / "a.txt", tmp_path, settings) == "empty file (0 bytes)"
     assert reason(tmp_path / "b.pdf", tmp_path, settings).startswith("not a valid PDF file")
     assert reason(tmp_path / "c.pptx", tmp_path, settings) == "not a valid PPTX file: it is not a zip archive"
-    assert "file too large: 2.0 MB is over the limit of 1 MB" in reason(tmp_path / "d.txt", tmp_path, settings)
+    assert "file too large: 2.0 MB is over the limit of 1 MB" in reason(
+        tmp_path / "d.txt", tmp_path, settings
+    )
 
 
 def test_zip_bombs_and_non_office_zips(tmp_path: Path, settings: Any) -> None:
@@ -74,4 +76,6 @@ def test_scan_skips_hidden_lock_and_unsupported_files(tmp_path: Path, settings: 
     found, skipped = scan_folder(tmp_path, settings)
     assert [source for source, _ in found] == ["b.PDF", "sub/a.md"]
     assert {(p.source, p.reason) for p in skipped} == {
-        ("c.exe", "unsupported file type .exe"), ("linked", "symlinked folder not followed")}
+        ("c.exe", "unsupported file type .exe"),
+        ("linked", "symlinked folder not followed"),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -26,15 +27,20 @@ def doc(*blocks: Block, title: str = "Handbook") -> ParsedDocument:
 
 
 def test_sections_follow_headings_and_carry_their_path(chunker: Chunker) -> None:
-    chunks = chunker.chunk(doc(
-        Block("title", "Handbook", depth=0),
-        Block("title", "Leave", depth=1),
-        Block("text", "You get 27 days of annual leave."),
-        Block("title", "Carry-over", depth=2),
-        Block("text", "Up to 5 days carry over."),
-        Block("title", "Sickness", depth=1),
-        Block("text", "Self-certify up to 7 days."),
-    ), "hb.md", "h1", "md")
+    chunks = chunker.chunk(
+        doc(
+            Block("title", "Handbook", depth=0),
+            Block("title", "Leave", depth=1),
+            Block("text", "You get 27 days of annual leave."),
+            Block("title", "Carry-over", depth=2),
+            Block("text", "Up to 5 days carry over."),
+            Block("title", "Sickness", depth=1),
+            Block("text", "Self-certify up to 7 days."),
+        ),
+        "hb.md",
+        "h1",
+        "md",
+    )
     assert [c.heading_path for c in chunks] == ["Leave", "Leave > Carry-over", "Sickness"]
     assert chunks[0].text == "Handbook\nLeave\nYou get 27 days of annual leave."
     assert chunks[2].text.startswith("Sickness\n")
@@ -42,13 +48,20 @@ def test_sections_follow_headings_and_carry_their_path(chunker: Chunker) -> None
 
 
 def test_chunks_never_span_pages(chunker: Chunker) -> None:
-    chunks = chunker.chunk(doc(
-        Block("text", "Page one text.", page=1),
-        Block("text", "Still page one.", page=1),
-        Block("text", "Page two text.", page=2),
-    ), "a.pdf", "h", "pdf")
+    chunks = chunker.chunk(
+        doc(
+            Block("text", "Page one text.", page=1),
+            Block("text", "Still page one.", page=1),
+            Block("text", "Page two text.", page=2),
+        ),
+        "a.pdf",
+        "h",
+        "pdf",
+    )
     assert [(c.page, c.text) for c in chunks] == [
-        (1, "Page one text.\nStill page one."), (2, "Page two text.")]
+        (1, "Page one text.\nStill page one."),
+        (2, "Page two text."),
+    ]
 
 
 def test_a_table_that_fits_stays_whole(chunker: Chunker) -> None:
@@ -61,8 +74,10 @@ def test_a_table_that_fits_stays_whole(chunker: Chunker) -> None:
 
 def test_a_large_table_repeats_its_header_in_every_group(chunker: Chunker, tokenizer: Any) -> None:
     header = ["Employee ID", "Name", "Department", "Office", "Start date"]
-    rows = [header] + [[f"E{i:04d}", f"Person number {i}", "Operations", "Rotterdam", f"2024-01-{i % 28 + 1:02d}"]
-                       for i in range(200)]
+    rows = [header] + [
+        [f"E{i:04d}", f"Person number {i}", "Operations", "Rotterdam", f"2024-01-{i % 28 + 1:02d}"]
+        for i in range(200)
+    ]
     chunks = chunker.chunk(doc(Block("table", "x", rows=rows)), "staff.xlsx", "h", "xlsx")
     assert len(chunks) > 5
     header_line = " | ".join(header)
@@ -79,7 +94,7 @@ def test_long_text_is_split_with_overlap(chunker: Chunker, tokenizer: Any) -> No
     assert len(chunks) > 3
     for chunk in chunks:
         assert count_tokens(tokenizer, chunk.embed_text) <= MAX
-    for first, second in zip(chunks, chunks[1:], strict=False):
+    for first, second in itertools.pairwise(chunks):
         tail = first.text.split()[-3:]
         assert " ".join(tail) in second.text  # consecutive pieces overlap
     joined = " ".join(c.text for c in chunks)
@@ -97,8 +112,7 @@ def test_ids_are_deterministic_and_distinct(chunker: Chunker) -> None:
     assert first[0].id == chunk_id("x.txt", "hash1", 0)
 
 
-WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1,
-                max_size=400)
+WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=400)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -106,21 +120,25 @@ WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
     blocks=st.lists(
         st.one_of(
             st.builds(lambda t: Block("text", t), WORDS),
-            st.builds(lambda t, d: Block("title", t, depth=d), st.text(min_size=1, max_size=300),
-                      st.integers(0, 4)),
-            st.builds(lambda rows: Block("table", "t", rows=rows),
-                      st.lists(st.lists(st.text(max_size=120), min_size=1, max_size=6),
-                               min_size=1, max_size=40)),
+            st.builds(
+                lambda t, d: Block("title", t, depth=d), st.text(min_size=1, max_size=300), st.integers(0, 4)
+            ),
+            st.builds(
+                lambda rows: Block("table", "t", rows=rows),
+                st.lists(st.lists(st.text(max_size=120), min_size=1, max_size=6), min_size=1, max_size=40),
+            ),
             st.builds(lambda n: Block("text", "x" * n), st.integers(1, 5000)),  # one huge "word"
             st.builds(lambda n: Block("text", "東京都の規則 " * n), st.integers(1, 300)),
         ),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     ),
     chunk_size=st.integers(32, 400),
     title=st.text(max_size=300),
 )
-def test_no_chunk_can_exceed_the_embedder_limit(tokenizer: Any, blocks: list[Block], chunk_size: int,
-                                               title: str) -> None:
+def test_no_chunk_can_exceed_the_embedder_limit(
+    tokenizer: Any, blocks: list[Block], chunk_size: int, title: str
+) -> None:
     """Text silently truncated by the embedder is text no one can find: it must not happen."""
     chunker = Chunker(tokenizer, max_tokens=MAX, chunk_size=chunk_size, chunk_overlap=min(30, chunk_size - 1))
     chunks = chunker.chunk(ParsedDocument(title=title, blocks=blocks), "f.txt", "h", "txt")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from synthetic_corpus import generate
+from test_sync import assert_consistent, stored
 
 from rag.settings import PROJECT_ROOT
-from test_sync import assert_consistent, stored
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,19 @@ def test_kill_9_mid_embedding_then_rerun(make_settings: Any, tmp_path: Path) -> 
     corpus = tmp_path / "corpus"
     generate(corpus, files=44, sections=12)
     settings = make_settings(collection="crash-test")
-    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_COLLECTION": settings.collection,
-           "RAG_EMBEDDING_BATCH_SIZE": "16"}
-    process = subprocess.Popen(ingest_command(corpus), env=env, cwd=PROJECT_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_COLLECTION": settings.collection,
+        "RAG_EMBEDDING_BATCH_SIZE": "16",
+    }
+    process = subprocess.Popen(
+        ingest_command(corpus),
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     done = pending = 0
     while time.monotonic() < deadline and process.poll() is None:
@@ -61,20 +70,23 @@ def test_kill_9_mid_embedding_then_rerun(make_settings: Any, tmp_path: Path) -> 
     victims = sorted(corpus.rglob("*.md"))
     victims[0].write_text(victims[0].read_text() + "\n## Added later\n\nA brand new rule number 999.\n")
     victims[-1].unlink()
-    rerun = subprocess.run(ingest_command(corpus), env=env, cwd=PROJECT_ROOT, capture_output=True,
-                           text=True, timeout=600)
+    rerun = subprocess.run(
+        ingest_command(corpus), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
+    )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert_consistent(settings, corpus)
     data = stored(settings)
     assert {m["source"] for m in data["metadatas"]} == {
-        p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
+        p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()
+    }
     assert manifest_counts(settings.index_dir)[1] == 0  # nothing left pending
-    third = subprocess.run(ingest_command(corpus), env=env, cwd=PROJECT_ROOT, capture_output=True,
-                           text=True, timeout=600)
+    third = subprocess.run(
+        ingest_command(corpus), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
+    )
     assert "added 0, updated 0, unchanged 43" in third.stdout
 
 
-NETWORK_GUARD = textwrap.dedent('''
+NETWORK_GUARD = textwrap.dedent("""
     import socket, sys
     attempts = []
     def refuse(*args, **kwargs):
@@ -87,7 +99,7 @@ NETWORK_GUARD = textwrap.dedent('''
     import atexit
     atexit.register(lambda: open(sys.argv[-1] if False else __import__("os").environ["GUARD_LOG"], "w")
                     .write("\\n".join(attempts)))
-''')
+""")
 
 
 def test_ingestion_runs_with_the_network_unreachable(tmp_path: Path) -> None:
@@ -96,13 +108,29 @@ def test_ingestion_runs_with_the_network_unreachable(tmp_path: Path) -> None:
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(NETWORK_GUARD)
     log = tmp_path / "attempts.log"
-    env = {**os.environ, "PYTHONPATH": str(guard), "GUARD_LOG": str(log),
-           "RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_COLLECTION": "offline-test"}
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "DO_NOT_TRACK", "SCARF_NO_ANALYTICS",
-                 "UNSTRUCTURED_DISABLE_NOTICE"):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(guard),
+        "GUARD_LOG": str(log),
+        "RAG_INDEX_DIR": str(tmp_path / "idx"),
+        "RAG_COLLECTION": "offline-test",
+    }
+    for name in (
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "DO_NOT_TRACK",
+        "SCARF_NO_ANALYTICS",
+        "UNSTRUCTURED_DISABLE_NOTICE",
+    ):
         env.pop(name, None)  # the product must set what it needs itself
-    result = subprocess.run(ingest_command(PROJECT_ROOT / "data" / "sample"), env=env, cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ingest_command(PROJECT_ROOT / "data" / "sample"),
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "added 9," in result.stdout and "failed 0" in result.stdout
     assert log.read_text() == "", f"network was attempted: {log.read_text()}"
@@ -110,8 +138,10 @@ def test_ingestion_runs_with_the_network_unreachable(tmp_path: Path) -> None:
     # unstructured's NLP (spaCy en_core_web_sm) loads from the installed alias, no download. Used
     # bare (without the product's opt-outs) unstructured tries its telemetry: the guard refuses it,
     # which also shows the guard is live.
-    probe = ("from unstructured.nlp.tokenize import sent_tokenize, _get_nlp;"
-             "print(len(sent_tokenize('One sentence here. Another one there.')), _get_nlp().meta['version'])")
+    probe = (
+        "from unstructured.nlp.tokenize import sent_tokenize, _get_nlp;"
+        "print(len(sent_tokenize('One sentence here. Another one there.')), _get_nlp().meta['version'])"
+    )
     nlp = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
     assert nlp.returncode == 0, nlp.stderr
     assert nlp.stdout.split() == ["2", "3.8.0"]

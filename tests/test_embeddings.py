@@ -24,8 +24,10 @@ def sample_texts(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> lis
     settings = load_settings(PROJECT_ROOT / "settings.yaml", index_dir=index, collection="emb-test")
     sync_folder(settings, embedder=embedder)
     data = ChromaStore(index, "emb-test").get()
-    texts = [f"{m['title']} > {m['heading_path']}\n{d}" for d, m in zip(data["documents"], data["metadatas"],
-                                                                        strict=True)]
+    texts = [
+        f"{m['title']} > {m['heading_path']}\n{d}"
+        for d, m in zip(data["documents"], data["metadatas"], strict=True)
+    ]
     assert len(texts) > 30
     return texts
 
@@ -38,8 +40,9 @@ def test_bundled_model_limits(embedder: Any) -> None:
 
 
 @pytest.mark.parametrize(("quantized", "floor"), [(False, 0.9999), (True, 0.99)])
-def test_onnx_backends_match_the_reference(sample_texts: list[str], embedder: Any, tmp_path: Path,
-                                           quantized: bool, floor: float) -> None:
+def test_onnx_backends_match_the_reference(
+    sample_texts: list[str], embedder: Any, tmp_path: Path, quantized: bool, floor: float
+) -> None:
     onnx = OnnxEmbedder(bundled_model_path(), tmp_path / "onnx", batch_size=16, quantized=quantized)
     assert onnx.max_tokens == embedder.max_tokens
     reference = embedder.embed(sample_texts)

@@ -71,8 +71,10 @@ def test_csv_is_one_table_with_its_header(settings: Any) -> None:
 def test_html_markdown_text_and_email(settings: Any) -> None:
     html = parse_file(SAMPLE / "intranet_it_helpdesk.html", settings)
     assert html.title == "IT Helpdesk"
-    assert any(b.kind == "table" and b.rows and ["P1", "Whole office cannot work", "15 minutes"] in b.rows
-               for b in html.blocks)
+    assert any(
+        b.kind == "table" and b.rows and ["P1", "Whole office cannot work", "15 minutes"] in b.rows
+        for b in html.blocks
+    )
     md = parse_file(SAMPLE / "employee_handbook.md", settings)
     assert [b.depth for b in md.blocks if b.kind == "title"][:2] == [0, 1]
     assert "27 days of annual leave" in texts(SAMPLE / "employee_handbook.md", settings)

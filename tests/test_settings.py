@@ -61,5 +61,5 @@ def test_overlap_must_be_smaller_than_chunk_size() -> None:
 
 
 def test_a_missing_settings_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nothere.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.yaml"):
         load_settings(tmp_path / "nothere.yaml")

@@ -35,8 +35,9 @@ def assert_consistent(settings: Any, corpus: Path) -> None:
         assert sorted(m["chunk_index"] for m in metas) == list(range(len(metas))), f"duplicates in {source}"
 
 
-def test_first_ingest_indexes_every_sample_document(make_settings: Any, sample_copy: Path,
-                                                    embedder: Any) -> None:
+def test_first_ingest_indexes_every_sample_document(
+    make_settings: Any, sample_copy: Path, embedder: Any
+) -> None:
     settings = make_settings()
     report = sync_folder(settings, sample_copy, embedder=embedder)
     assert len(report.added) == SAMPLE_FILES and not report.failed and report.exit_code == 0
@@ -64,8 +65,9 @@ def test_search_finds_the_right_page(make_settings: Any, sample_copy: Path, embe
     assert hit.source == "company_overview.pptx" and hit.page == 3
 
 
-def test_unchanged_files_are_not_parsed_again(make_settings: Any, sample_copy: Path, embedder: Any,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_files_are_not_parsed_again(
+    make_settings: Any, sample_copy: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings()
     sync_folder(settings, sample_copy, embedder=embedder)
     calls: list[Path] = []
@@ -80,14 +82,19 @@ def test_modify_add_delete(make_settings: Any, sample_copy: Path, embedder: Any)
     sync_folder(settings, sample_copy, embedder=embedder)
     before = len(stored(settings)["ids"])
     handbook = sample_copy / "employee_handbook.md"
-    handbook.write_text(handbook.read_text().replace("27 days", "29 days") + "\n## Bikes\n\nBike racks are on level -1.\n")
+    handbook.write_text(
+        handbook.read_text().replace("27 days", "29 days") + "\n## Bikes\n\nBike racks are on level -1.\n"
+    )
     (sample_copy / "sub").mkdir()
     (sample_copy / "sub" / "faq.md").write_text("# FAQ\n\nThe canteen opens at 11:45.\n")
     (sample_copy / "travel_per_diem.csv").unlink()
 
     preview = sync_folder(settings, sample_copy, dry_run=True)
     assert (preview.added, preview.updated, preview.deleted) == (
-        ["sub/faq.md"], ["employee_handbook.md"], ["travel_per_diem.csv"])
+        ["sub/faq.md"],
+        ["employee_handbook.md"],
+        ["travel_per_diem.csv"],
+    )
     assert len(stored(settings)["ids"]) == before  # a dry run changes nothing
 
     report = sync_folder(settings, sample_copy, embedder=embedder)
@@ -102,8 +109,9 @@ def test_modify_add_delete(make_settings: Any, sample_copy: Path, embedder: Any)
     assert_consistent(settings, sample_copy)
 
 
-def test_changing_chunk_settings_rechunks_everything(make_settings: Any, sample_copy: Path,
-                                                     embedder: Any) -> None:
+def test_changing_chunk_settings_rechunks_everything(
+    make_settings: Any, sample_copy: Path, embedder: Any
+) -> None:
     sync_folder(make_settings(), sample_copy, embedder=embedder)
     settings = make_settings(chunk_size=64, chunk_overlap=8)
     report = sync_folder(settings, sample_copy, embedder=embedder)
@@ -119,8 +127,9 @@ def test_reset_rebuilds_from_scratch(make_settings: Any, sample_copy: Path, embe
     assert len(report.added) == SAMPLE_FILES and len(stored(settings)["ids"]) == count
 
 
-def test_collections_are_independent(make_settings: Any, sample_copy: Path, embedder: Any,
-                                     tmp_path: Path) -> None:
+def test_collections_are_independent(
+    make_settings: Any, sample_copy: Path, embedder: Any, tmp_path: Path
+) -> None:
     other = tmp_path / "other"
     other.mkdir()
     shutil.copy(sample_copy / "employee_handbook.md", other)
@@ -128,7 +137,8 @@ def test_collections_are_independent(make_settings: Any, sample_copy: Path, embe
     report = sync_folder(make_settings(collection="second"), other, embedder=embedder)
     assert report.added == ["employee_handbook.md"]
     assert {m["source"] for m in stored(make_settings(collection="second"))["metadatas"]} == {
-        "employee_handbook.md"}
+        "employee_handbook.md"
+    }
     assert len({m["source"] for m in stored(make_settings(collection="first"))["metadatas"]}) == SAMPLE_FILES
 
 
@@ -144,8 +154,9 @@ def test_an_unwritable_index_is_an_error(make_settings: Any, sample_copy: Path, 
         sync_folder(make_settings(index_dir=blocker / "index"), sample_copy)
 
 
-def test_an_index_built_with_another_embedder_asks_for_reset(make_settings: Any, sample_copy: Path,
-                                                             embedder: Any) -> None:
+def test_an_index_built_with_another_embedder_asks_for_reset(
+    make_settings: Any, sample_copy: Path, embedder: Any
+) -> None:
     sync_folder(make_settings(), sample_copy, embedder=embedder)
     with pytest.raises(IngestError, match="--reset"):
         sync_folder(make_settings(embedding_backend="onnx"), sample_copy)

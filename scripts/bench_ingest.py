@@ -1,0 +1,137 @@
+"""Ingestion benchmark (`make bench-ingest`): a script that prints figures, not a timed test.
+
+In one run, on a generated corpus of at least 2,000 chunks:
+  * end-to-end ingestion chunks/s (scan, hash, parse, chunk, embed, write; model already loaded)
+  * raw SentenceTransformer.encode chunks/s on the same chunk texts, and the ratio of the two
+  * the faster backend's (onnx-int8) encode chunks/s and its speed-up over the default
+  * re-ingest of the unchanged corpus as a share of the first ingest
+  * peak RSS of a whole `python -m ingest` process at 1x and 5x the corpus size
+
+Usage:
+    python scripts/bench_ingest.py [--files 170] [--sections 12] [--no-rss]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+from synthetic_corpus import generate  # noqa: E402
+
+from ingest import sync_folder  # noqa: E402
+from rag.embeddings import OnnxEmbedder, SentenceTransformerEmbedder, model_path  # noqa: E402
+from rag.settings import load_settings  # noqa: E402
+from rag.store import ChromaStore  # noqa: E402
+
+RSS_PROBE = """
+import resource, runpy, sys
+sys.argv = ["ingest", sys.argv[1], "--quiet"]
+try:
+    runpy.run_module("ingest", run_name="__main__")
+except SystemExit as done:
+    assert not done.code, done.code
+print("RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(corpus: Path, index: Path) -> float:
+    env = {**os.environ, "RAG_INDEX_DIR": str(index), "RAG_COLLECTION": "bench-rss", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, str(corpus)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out.split("RSS_KB")[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=170)
+    parser.add_argument("--sections", type=int, default=12)
+    parser.add_argument("--no-rss", action="store_true", help="skip the 1x/5x peak-RSS runs")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    corpus = work / "corpus"
+    generate(corpus, args.files, args.sections)
+    settings = load_settings(
+        ROOT / "settings.yaml",
+        index_dir=work / "index",
+        collection="bench",
+        models_dir=ROOT / "data" / "models",
+    )
+    embedder = SentenceTransformerEmbedder(model_path(settings), settings.embedding_batch_size)
+    embedder.embed(["warm up"] * 8)
+
+    started = time.perf_counter()
+    report = sync_folder(settings, corpus, embedder=embedder)
+    first = time.perf_counter() - started
+    chunks = report.chunks_written
+    assert not report.failed, report.summary()
+
+    data = ChromaStore(settings.index_dir, settings.collection).get()
+    texts = [
+        f"{m['title']} > {m['heading_path']}\n{d}" if m["heading_path"] else f"{m['title']}\n{d}"
+        for d, m in zip(data["documents"], data["metadatas"], strict=True)
+    ]
+    started = time.perf_counter()
+    embedder.model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True)
+    raw = time.perf_counter() - started
+
+    fast = OnnxEmbedder(
+        model_path(settings), settings.models_dir / "onnx", settings.embedding_batch_size, quantized=True
+    )
+    fast.embed(texts[:32])
+    started = time.perf_counter()
+    fast.embed(texts)
+    fast_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    again = sync_folder(settings, corpus, embedder=embedder)
+    reingest = time.perf_counter() - started
+    assert again.chunks_written == 0 and len(again.unchanged) == len(report.added)
+
+    figures: dict[str, float | int | str] = {
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "files": len(report.added),
+        "chunks": chunks,
+        "end_to_end_chunks_per_s": round(chunks / first, 1),
+        "raw_encode_chunks_per_s": round(chunks / raw, 1),
+        "pipeline_to_encode_ratio": round(raw / first, 3),
+        "onnx_int8_chunks_per_s": round(chunks / fast_seconds, 1),
+        "onnx_int8_speedup": round(raw / fast_seconds, 2),
+        "reingest_unchanged_seconds": round(reingest, 2),
+        "reingest_share_of_first": round(reingest / first, 4),
+    }
+    if not args.no_rss:
+        big = work / "corpus-5x"
+        generate(big, args.files * 5, args.sections, seed=11)
+        figures["peak_rss_mb_1x"] = round(peak_rss_mb(corpus, work / "rss-1x"), 1)
+        figures["peak_rss_mb_5x"] = round(peak_rss_mb(big, work / "rss-5x"), 1)
+        figures["rss_growth_5x"] = round(figures["peak_rss_mb_5x"] / figures["peak_rss_mb_1x"] - 1, 3)
+
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
