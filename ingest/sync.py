@@ -34,7 +34,7 @@ from rag.settings import Settings
 from rag.store import ChromaStore
 
 CHUNKER_VERSION = "1"  # bump when chunking changes, so existing files are re-chunked
-WRITE_BATCHES = 4  # embedding batches buffered before a write to the store
+WRITE_CHUNKS = 256  # chunks buffered (across files) before they are embedded and written
 PARSE_AHEAD = 4  # files parsed ahead of the embedder
 
 
@@ -248,7 +248,7 @@ class _Writer:
         )
         self.pending: dict[str, _Pending] = {}
         self.buffer: list[Chunk] = []
-        self.flush_size = settings.embedding_batch_size * WRITE_BATCHES
+        self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
 
     def run(self, jobs: list[_Job], progress: bool) -> None:
         """Parse ahead in a worker thread while the main thread embeds and writes."""
