@@ -14,14 +14,13 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import os
 import time
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from ingest.checks import UnusableFile, check_file, check_location
@@ -35,7 +34,9 @@ from rag.store import ChromaStore
 
 CHUNKER_VERSION = "1"  # bump when chunking changes, so existing files are re-chunked
 WRITE_CHUNKS = 256  # chunks buffered (across files) before they are embedded and written
-PARSE_AHEAD = 4  # files parsed ahead of the embedder
+PARSE_WINDOW = 16  # files parsed (in parallel) before their chunks are embedded
+MIN_FILES_FOR_POOL = 8  # for fewer files, starting parse workers costs more than it saves
+MAX_PARSE_WORKERS = 4
 
 
 class IngestError(Exception):
@@ -251,59 +252,57 @@ class _Writer:
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
 
     def run(self, jobs: list[_Job], progress: bool) -> None:
-        """Parse ahead in a worker thread while the main thread embeds and writes."""
+        """Parse a window of files (in parallel when worth it), then embed and write its chunks.
+
+        Parsing and embedding alternate instead of overlapping: PyTorch already uses every core,
+        and sharing them with a parser thread slowed the whole run down.
+        """
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="file", desc="ingest", disable=not progress)
-        upcoming = iter(jobs)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse") as parser:
-            queue = deque((job, parser.submit(self._chunks, job)) for job in islice(upcoming, PARSE_AHEAD))
-            try:
-                while queue:
-                    job, future = queue.popleft()
-                    following = next(upcoming, None)
-                    if following is not None:
-                        queue.append((following, parser.submit(self._chunks, following)))
-                    self._index(job, future.result())
+        pool = self._parse_pool(len(jobs))
+        try:
+            for start in range(0, len(jobs), PARSE_WINDOW):
+                window = jobs[start : start + PARSE_WINDOW]
+                if pool is not None:
+                    results = list(pool.map(_parse_in_worker, window))
+                else:
+                    results = [parse_job(job, self.settings, self.root, self.chunker) for job in window]
+                for job, parsed in zip(window, results, strict=True):
+                    self._index(job, parsed)
                     bar.update(1)
-                    bar.set_postfix(chunks=self.report.chunks_written)
-                self._write(self.buffer)
-                self.buffer = []
-            finally:
-                for _, future in queue:
-                    future.cancel()
-                bar.close()
+                bar.set_postfix(chunks=self.report.chunks_written)
+            self._write(self.buffer)
+            self.buffer = []
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+            bar.close()
 
-    def _index(self, job: _Job, chunks: list[Chunk] | None) -> None:
-        if chunks is None:
+    def _parse_pool(self, files: int) -> ProcessPoolExecutor | None:
+        workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
+        if files < MIN_FILES_FOR_POOL or workers < 2 or "fork" not in mp.get_all_start_methods():
+            return None
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=mp.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(self.settings, self.root, self.chunker),
+        )
+
+    def _index(self, job: _Job, parsed: _Parsed) -> None:
+        self.report.warnings.extend(FileProblem(job.source, w) for w in parsed.warnings)
+        if parsed.failure is not None or not parsed.chunks:
+            reason = parsed.failure or "no text found in the document"
+            self.report.failed.append(FileProblem(job.source, reason))
             return
+        chunks = parsed.chunks
         self.manifest.mark_pending(job.source, job.file_hash, self.pipeline)
         self.pending[job.source] = _Pending(job, {c.id for c in chunks}, len(chunks))
         self.buffer.extend(chunks)
         while len(self.buffer) >= self.flush_size:
             self._write(self.buffer[: self.flush_size])
             del self.buffer[: self.flush_size]
-
-    def _chunks(self, job: _Job) -> list[Chunk] | None:
-        try:
-            check_file(job.path, self.root, self.settings)
-            document = parse_file(job.path, self.settings)
-            chunks = self.chunker.chunk(
-                document, job.source, job.file_hash, job.path.suffix.lower().lstrip(".")
-            )
-        except UnusableFile as problem:
-            self.report.failed.append(FileProblem(job.source, problem.reason))
-            return None
-        except Exception as error:  # a parser bug must not stop the other files
-            self.report.failed.append(
-                FileProblem(job.source, f"could not be parsed: {type(error).__name__}: {error}")
-            )
-            return None
-        self.report.warnings.extend(FileProblem(job.source, w) for w in document.warnings)
-        if not chunks:
-            self.report.failed.append(FileProblem(job.source, "no text found in the document"))
-            return None
-        return chunks
 
     def _write(self, chunks: list[Chunk]) -> None:
         if not chunks:
@@ -323,3 +322,36 @@ class _Writer:
         self.manifest.mark_done(job.source, len(pending.ids))
         (self.report.added if job.change == "added" else self.report.updated).append(job.source)
         del self.pending[job.source]
+
+
+@dataclass(slots=True)
+class _Parsed:
+    chunks: list[Chunk] | None
+    failure: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_job(job: _Job, settings: Settings, root: Path, chunker: Chunker) -> _Parsed:
+    """Check, parse and chunk one file; failures come back as reasons, never as exceptions."""
+    try:
+        check_file(job.path, root, settings)
+        document = parse_file(job.path, settings)
+        suffix = job.path.suffix.lower().lstrip(".")
+        chunks = chunker.chunk(document, job.source, job.file_hash, suffix)
+    except UnusableFile as problem:
+        return _Parsed(None, problem.reason)
+    except Exception as error:  # a parser bug must not stop the other files
+        return _Parsed(None, f"could not be parsed: {type(error).__name__}: {error}")
+    return _Parsed(chunks, None, list(document.warnings))
+
+
+_worker_context: list[tuple[Settings, Path, Chunker]] = []  # set once in each parse worker
+
+
+def _init_worker(settings: Settings, root: Path, chunker: Chunker) -> None:
+    _worker_context[:] = [(settings, root, chunker)]
+
+
+def _parse_in_worker(job: _Job) -> _Parsed:
+    settings, root, chunker = _worker_context[0]
+    return parse_job(job, settings, root, chunker)

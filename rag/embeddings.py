@@ -1,4 +1,6 @@
-"""Embedder seam and its adapters: sentence-transformers (reference) and ONNX Runtime (faster).
+"""Embedder seam, the sentence-transformers adapter (reference) and the factory.
+
+The exported backends (ONNX Runtime, OpenVINO int8) live in :mod:`rag.exported`.
 
 Both read the same local model folder (default: the bundled all-MiniLM-L6-v2) and expose its
 tokenizer and maximum sequence length, so the chunker can prove no chunk is ever truncated.
@@ -12,8 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,12 +63,12 @@ def make_embedder(settings: Settings) -> Embedder:
     path = model_path(settings)
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(path, settings.embedding_batch_size)
-    return OnnxEmbedder(
-        path,
-        settings.models_dir / "onnx",
-        settings.embedding_batch_size,
-        quantized=settings.embedding_backend == "onnx-int8",
-    )
+    from rag.exported import OnnxEmbedder, OpenVinoEmbedder
+
+    cache = settings.models_dir / "exported"
+    if settings.embedding_backend == "onnx":
+        return OnnxEmbedder(path, cache, settings.embedding_batch_size)
+    return OpenVinoEmbedder(path, cache, settings.embedding_batch_size)
 
 
 class SentenceTransformerEmbedder:
@@ -99,154 +99,3 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-
-class OnnxEmbedder:
-    """The same model exported locally to ONNX (optionally int8-quantized) and run by ONNX Runtime.
-
-    The export happens once, from the local folder (no download), into ``cache_dir``. Pooling and
-    normalization follow the model's sentence-transformers config, so vectors match the reference
-    (fp32: identical to 1e-6; int8: cosine >= 0.99 on the sample corpus), always unit length.
-
-    Example::
-
-        embedder = OnnxEmbedder(bundled_model_path(), Path("data/models/onnx"), quantized=True)
-        embedder.embed(["How do I unlock the VPN?"])
-    """
-
-    def __init__(self, path: Path, cache_dir: Path, batch_size: int = 64, quantized: bool = False) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as error:
-            raise RuntimeError("embedding_backend onnx needs onnxruntime: pip install onnxruntime") from error
-        from transformers import AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.max_tokens = _max_seq_length(path, self.tokenizer)
-        self.pooling = _pooling_mode(path)
-        self.batch_size = batch_size
-        onnx_file = export_onnx(path, cache_dir, quantized)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self.session.get_inputs()}
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding per batch
-        for start in range(0, len(texts), self.batch_size):
-            index = order[start : start + self.batch_size]
-            encoded = self.tokenizer(
-                [texts[i] for i in index],
-                padding=True,
-                truncation=True,
-                max_length=self.max_tokens,
-                return_tensors="np",
-            )
-            feed = {k: v.astype(np.int64) for k, v in encoded.items() if k in self._inputs}
-            hidden = self.session.run(None, feed)[0]
-            mask = encoded["attention_mask"][..., None].astype(np.float32)
-            if self.pooling == "cls":
-                vectors = hidden[:, 0]
-            else:
-                vectors = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
-            vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-            out[index] = vectors
-        return out
-
-
-def export_onnx(path: Path, cache_dir: Path, quantized: bool) -> Path:
-    """Export the transformer of ``path`` to ONNX once (and quantize it to int8 if asked)."""
-    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    folder = cache_dir / f"{path.name}-{key}"
-    fp32 = folder / "model.onnx"
-    int8 = folder / "model-int8.onnx"
-    if not fp32.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        _export_fp32(path, fp32)
-    if quantized and not int8.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        tmp = int8.with_suffix(".tmp.onnx")
-        quantize_dynamic(
-            str(fp32),
-            str(tmp),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_quantize=_quantizable_nodes(fp32),
-        )
-        tmp.replace(int8)
-    return int8 if quantized else fp32
-
-
-def _quantizable_nodes(onnx_file: Path) -> list[str]:
-    """Weight MatMuls of the inner layers: int8 in the first and last layer cost most accuracy
-    (min cosine 0.985 -> 0.991 on the sample corpus when they stay fp32)."""
-    import re
-
-    import onnx
-
-    graph = onnx.load(str(onnx_file)).graph
-    weights = {tensor.name for tensor in graph.initializer}
-    nodes = [n.name for n in graph.node if n.op_type == "MatMul" and any(i in weights for i in n.input)]
-    layers = {int(m.group(1)) for n in nodes if (m := re.search(r"layer\.(\d+)/", n))}
-    if len(layers) < 3:
-        return nodes
-    edge = (f"layer.{min(layers)}/", f"layer.{max(layers)}/")
-    return [n for n in nodes if not any(e in n for e in edge)]
-
-
-def _export_fp32(path: Path, target: Path) -> None:
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    sample = tokenizer(["an example sentence"], return_tensors="pt")
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
-
-    axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "last_hidden_state"]}
-    tmp = target.with_suffix(".tmp.onnx")
-    with torch.no_grad():
-        torch.onnx.export(
-            Encoder(),
-            tuple(sample[n] for n in names),
-            str(tmp),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    tmp.replace(target)
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _max_seq_length(path: Path, tokenizer: Any) -> int:
-    configured = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
-    return int(configured or min(tokenizer.model_max_length, 512))
-
-
-def _pooling_mode(path: Path) -> str:
-    for module in _read_json(path / "modules.json") or []:
-        if module.get("type", "").endswith("Pooling"):
-            config = _read_json(path / module["path"] / "config.json")
-            if config.get("pooling_mode_cls_token"):
-                return "cls"
-            if config.get("pooling_mode_mean_tokens", True):
-                return "mean"
-            raise ValueError(f"{path}: only mean or CLS pooling is supported by the onnx backend")
-    return "mean"

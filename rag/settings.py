@@ -39,7 +39,7 @@ DEFAULT_FILE_TYPES = [
     ".txt",
     ".eml",
 ]
-EmbeddingBackend = Literal["torch", "onnx", "onnx-int8"]
+EmbeddingBackend = Literal["torch", "onnx", "openvino-int8"]
 
 
 class Settings(BaseSettings):
@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     )
     embedding_backend: EmbeddingBackend = Field(
         "torch",
-        description="torch (reference), onnx (exported locally, same vectors) or onnx-int8 (quantized "
-        "weights of the inner layers).",
+        description="torch (reference), onnx (exported locally, same vectors) or openvino-int8 "
+        "(int8, calibrated on your documents, about 2x faster; extra 'openvino').",
     )
     embedding_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
 
