@@ -160,3 +160,15 @@ def test_an_index_built_with_another_embedder_asks_for_reset(
     sync_folder(make_settings(), sample_copy, embedder=embedder)
     with pytest.raises(IngestError, match="--reset"):
         sync_folder(make_settings(embedding_backend="onnx"), sample_copy)
+
+
+def test_parse_workers_and_in_process_parsing_agree(
+    make_settings: Any, sample_copy: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooled = make_settings(collection="pooled")
+    sync_folder(pooled, sample_copy, embedder=embedder)  # 9 files: forked parse workers
+    monkeypatch.setattr(sync_module, "MIN_FILES_FOR_POOL", 10_000)
+    inline = make_settings(collection="inline")
+    sync_folder(inline, sample_copy, embedder=embedder)
+    a, b = stored(pooled), stored(inline)
+    assert sorted(zip(a["ids"], a["documents"], strict=True)) == sorted(zip(b["ids"], b["documents"], strict=True))
