@@ -58,6 +58,8 @@ class Manifest:
         self.collection = collection
         self._db = sqlite3.connect(index_dir / "manifest.sqlite3", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL survives a killed process (only a power cut may lose the last commits)
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     def __enter__(self) -> Manifest:

@@ -318,7 +318,8 @@ class _Writer:
 
     def _finish(self, pending: _Pending) -> None:
         job = pending.job
-        self.report.chunks_deleted += self.store.delete_source(job.source, keep_ids=pending.ids)
+        if job.change == "updated":  # an added file had no manifest row, hence no chunks stored
+            self.report.chunks_deleted += self.store.delete_source(job.source, keep_ids=pending.ids)
         self.manifest.mark_done(job.source, len(pending.ids))
         (self.report.added if job.change == "added" else self.report.updated).append(job.source)
         del self.pending[job.source]
