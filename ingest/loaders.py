@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 from collections import Counter
@@ -117,53 +118,41 @@ def _single_byte(encoding: str) -> bool:
 # --- unstructured partitioners ---------------------------------------------------------------
 
 
+PARTITIONERS = {  # suffix -> unstructured module and function
+    ".md": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".csv": "csv",
+    ".txt": "text",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".eml": "email",
+}
+
+
+def _partitioner(suffix: str) -> Callable[..., Any]:
+    name = PARTITIONERS[suffix]
+    return getattr(importlib.import_module(f"unstructured.partition.{name}"), f"partition_{name}")
+
+
 def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[Any]:
-    if suffix == ".md":
-        from unstructured.partition.md import partition_md
-
-        return list(partition_md(text=text, languages=languages))
-    if suffix in {".html", ".htm"}:
-        from unstructured.partition.html import partition_html
-
-        return list(partition_html(text=text, languages=languages))
-    if suffix == ".csv":
-        from unstructured.partition.csv import partition_csv
-
-        try:
-            return list(
-                partition_csv(file=io.BytesIO(text.encode("utf-8")), include_header=True, languages=languages)
-            )
-        except Exception as error:  # pandas parser errors
-            raise UnusableFile(f"unreadable CSV: {error}") from error
-    from unstructured.partition.text import partition_text
-
-    return list(partition_text(text=text, languages=languages))
+    partition = _partitioner(suffix)
+    if suffix != ".csv":
+        return list(partition(text=text, languages=languages))
+    try:
+        return list(
+            partition(file=io.BytesIO(text.encode("utf-8")), include_header=True, languages=languages)
+        )
+    except Exception as error:  # pandas parser errors
+        raise UnusableFile(f"unreadable CSV: {error}") from error
 
 
 def _partition_binary(suffix: str, path: Path, languages: list[str]) -> list[Any]:
-    partitioners: dict[str, Callable[..., Any]] = {}
-    if suffix == ".docx":
-        from unstructured.partition.docx import partition_docx
-
-        partitioners[suffix] = partition_docx
-    elif suffix == ".pptx":
-        from unstructured.partition.pptx import partition_pptx
-
-        partitioners[suffix] = partition_pptx
-    elif suffix == ".xlsx":
-        from unstructured.partition.xlsx import partition_xlsx
-
-        partitioners[suffix] = partition_xlsx
-    else:
-        from unstructured.partition.email import partition_email
-
-        partitioners[suffix] = partition_email
-    kind = suffix.lstrip(".").upper()
     try:
-        return list(partitioners[suffix](filename=str(path), languages=languages))
-    except UnusableFile:
-        raise
+        return list(_partitioner(suffix)(filename=str(path), languages=languages))
     except Exception as error:
+        kind = suffix.lstrip(".").upper()
         raise UnusableFile(f"damaged {kind} file: {type(error).__name__}: {error}") from error
 
 
@@ -174,13 +163,15 @@ def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocume
     if suffix == ".eml" and elements:
         meta = elements[0].metadata
         title = meta.subject or ""
-        header = [
-            f"Subject: {meta.subject}" if meta.subject else "",
-            f"From: {', '.join(meta.sent_from or [])}",
-            f"To: {', '.join(meta.sent_to or [])}",
-            f"Date: {meta.last_modified}" if meta.last_modified else "",
-        ]
-        blocks.append(Block("text", "\n".join(line for line in header if line.split(": ", 1)[1])))
+        header = {
+            "Subject": meta.subject or "",
+            "From": ", ".join(meta.sent_from or []),
+            "To": ", ".join(meta.sent_to or []),
+            "Date": meta.last_modified or "",
+        }
+        lines = [f"{name}: {value}" for name, value in header.items() if value]
+        if lines:
+            blocks.append(Block("text", "\n".join(lines)))
     slide_titled: set[int | None] = set()
     for element in elements:
         text = (element.text or "").strip()

@@ -83,3 +83,12 @@ def test_html_markdown_text_and_email(settings: Any) -> None:
     assert email.title == "Leeds office move on 3 March 2026"
     body = "\n".join(b.text for b in email.blocks)
     assert "From: Marta Okafor" in body and "21 Aire Street" in body and "40 parking spaces" in body
+
+
+def test_an_email_without_subject_or_date_still_parses(settings: Any, tmp_path: Path) -> None:
+    mail = tmp_path / "note.eml"
+    mail.write_text("From: Sam <sam@example.com>\nTo: all@example.com\n\nThe lift is out of order until Monday.\n")
+    document = parse_file(mail, settings)
+    assert document.title == "Note"
+    text = "\n".join(b.text for b in document.blocks)
+    assert "From: Sam <sam@example.com>" in text and "Subject:" not in text and "lift is out of order" in text
