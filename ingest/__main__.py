@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except (IngestError, ValidationError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: run again to finish; it leaves no duplicates or orphans", file=sys.stderr)
+        return 130
     print(f"collection {settings.collection!r} in {settings.index_dir}")
     print(report.summary())
     return report.exit_code

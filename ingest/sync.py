@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -351,6 +352,18 @@ _worker_context: list[tuple[Settings, Path, Chunker]] = []  # set once in each p
 
 def _init_worker(settings: Settings, root: Path, chunker: Chunker) -> None:
     _worker_context[:] = [(settings, root, chunker)]
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parse worker must not outlive an ingestion that was killed (kill -9 skips all clean-up)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _parse_in_worker(job: _Job) -> _Parsed:

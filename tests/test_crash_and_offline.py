@@ -37,6 +37,18 @@ def manifest_counts(index: Path) -> tuple[int, int]:
     return rows.get("done", 0), rows.get("pending", 0)
 
 
+def assert_no_process_mentions(text: str, wait: float = 10.0) -> None:
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [p.pid for p in psutil.process_iter(["cmdline"]) if text in " ".join(p.info["cmdline"] or [])]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not alive, f"processes left behind: {alive}"
+
+
 def test_kill_9_mid_embedding_then_rerun(make_settings: Any, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     generate(corpus, files=44, sections=12)
@@ -65,6 +77,7 @@ def test_kill_9_mid_embedding_then_rerun(make_settings: Any, tmp_path: Path) -> 
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert pending >= 1  # killed with a file half-written
+    assert_no_process_mentions(str(corpus))  # its parse workers went down with it
 
     # the modified and deleted files make the re-run do every kind of work
     victims = sorted(corpus.rglob("*.md"))

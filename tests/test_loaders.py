@@ -87,7 +87,9 @@ def test_html_markdown_text_and_email(settings: Any) -> None:
 
 def test_an_email_without_subject_or_date_still_parses(settings: Any, tmp_path: Path) -> None:
     mail = tmp_path / "note.eml"
-    mail.write_text("From: Sam <sam@example.com>\nTo: all@example.com\n\nThe lift is out of order until Monday.\n")
+    mail.write_text(
+        "From: Sam <sam@example.com>\nTo: all@example.com\n\nThe lift is out of order until Monday.\n"
+    )
     document = parse_file(mail, settings)
     assert document.title == "Note"
     text = "\n".join(b.text for b in document.blocks)

@@ -171,4 +171,6 @@ def test_parse_workers_and_in_process_parsing_agree(
     inline = make_settings(collection="inline")
     sync_folder(inline, sample_copy, embedder=embedder)
     a, b = stored(pooled), stored(inline)
-    assert sorted(zip(a["ids"], a["documents"], strict=True)) == sorted(zip(b["ids"], b["documents"], strict=True))
+    assert sorted(zip(a["ids"], a["documents"], strict=True)) == sorted(
+        zip(b["ids"], b["documents"], strict=True)
+    )
