@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def embed_text(title: str, heading_path: str, text: str) -> str:
+    """What the embedder reads for a chunk: ``title > heading path`` on a line, then the text."""
+    context = " > ".join(part for part in (title, heading_path) if part)
+    return f"{context}\n{text}" if context else text
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """A piece of one document, small enough for the embedder, with where it came from.
@@ -37,8 +43,7 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         """The text that is embedded: document title and heading path give the chunk its context."""
-        context = " > ".join(part for part in (self.title, self.heading_path) if part)
-        return f"{context}\n{self.text}" if context else self.text
+        return embed_text(self.title, self.heading_path, self.text)
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata as stored next to the vector (Chroma accepts str/int/float/bool only)."""

@@ -32,6 +32,7 @@ from synthetic_corpus import generate  # noqa: E402
 from ingest import sync_folder  # noqa: E402
 from rag.embeddings import SentenceTransformerEmbedder, model_path  # noqa: E402
 from rag.exported import OpenVinoEmbedder  # noqa: E402
+from rag.schema import embed_text  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.store import ChromaStore  # noqa: E402
 
@@ -92,7 +93,7 @@ def main() -> None:
 
     data = ChromaStore(settings.index_dir, settings.collection).get()
     texts = [
-        f"{m['title']} > {m['heading_path']}\n{d}" if m["heading_path"] else f"{m['title']}\n{d}"
+        embed_text(m["title"], m["heading_path"], d)
         for d, m in zip(data["documents"], data["metadatas"], strict=True)
     ]
     started = time.perf_counter()

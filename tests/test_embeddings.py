@@ -12,6 +12,7 @@ import pytest
 from ingest import sync_folder
 from rag.embeddings import bundled_model_path, make_embedder
 from rag.exported import OnnxEmbedder, OpenVinoEmbedder
+from rag.schema import embed_text
 from rag.store import ChromaStore
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def sample_texts(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> lis
     sync_folder(settings, embedder=embedder)
     data = ChromaStore(index, "emb-test").get()
     texts = [
-        f"{m['title']} > {m['heading_path']}\n{d}"
+        embed_text(m["title"], m["heading_path"], d)
         for d, m in zip(data["documents"], data["metadatas"], strict=True)
     ]
     assert len(texts) > 30

@@ -11,6 +11,7 @@ import pytest
 import ingest.sync as sync_module
 from ingest import IngestError, sync_folder
 from rag.embeddings import count_tokens
+from rag.schema import embed_text
 from rag.store import ChromaStore
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,7 @@ def test_first_ingest_indexes_every_sample_document(
     pdf_pages = {m["page"] for m in data["metadatas"] if m["source"] == "it_security_policy.pdf"}
     assert pdf_pages == {1, 2, 3, 4}
     for text, meta in zip(data["documents"], data["metadatas"], strict=True):
-        embedded = f"{meta['title']} > {meta['heading_path']}\n{text}" if meta["heading_path"] else text
+        embedded = embed_text(meta["title"], meta["heading_path"], text)
         assert count_tokens(embedder.tokenizer, embedded) <= embedder.max_tokens
     assert_consistent(settings, sample_copy)
 
