@@ -243,7 +243,8 @@ def _parse_pdf_fast(path: Path) -> ParsedDocument:
     """Text layer via pdfminer, one block per text box; font size tells headings from body."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LTChar, LTTextContainer
-    from unstructured.partition.text import element_from_text
+    from unstructured.cleaners.core import clean_bullets
+    from unstructured.partition.text_type import is_bulleted_text
 
     reader = _open_pdf_checked(path)
     meta_title = ((reader.metadata or {}).get("/Title") or "").strip()
@@ -272,8 +273,8 @@ def _parse_pdf_fast(path: Path) -> ParsedDocument:
         if _looks_like_heading(text, size, body_size):
             blocks.append(Block("title", text, page_number, heading_sizes.index(round(size))))
         else:
-            kind = type(element_from_text(text)).__name__
-            blocks.append(Block("text", f"- {text}" if kind == "ListItem" else text, page_number))
+            bullet = is_bulleted_text(text)  # unstructured's bullet rule, without its spaCy heuristics
+            blocks.append(Block("text", f"- {clean_bullets(text)}" if bullet else text, page_number))
     title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
     return ParsedDocument(title=title or _title_from_name(path), blocks=blocks)
 

@@ -33,7 +33,7 @@ from rag.schema import Chunk, FileProblem, IngestReport
 from rag.settings import Settings
 from rag.store import ChromaStore
 
-CHUNKER_VERSION = "1"  # bump when chunking changes, so existing files are re-chunked
+CHUNKER_VERSION = "2"  # bump when chunking changes, so existing files are re-chunked
 WRITE_CHUNKS = 256  # chunks buffered (across files) before they are embedded and written
 PARSE_WINDOW = 16  # files parsed (in parallel) before their chunks are embedded
 MIN_FILES_FOR_POOL = 8  # for fewer files, starting parse workers costs more than it saves
