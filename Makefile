@@ -5,15 +5,25 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup run test test-fast lint format ingest bench-ingest clean-index
+.PHONY: setup run test test-fast lint format ingest ask doctor bench-ingest bench-query clean-index
 
-setup: $(STAMP)
+# make setup GPU=cuda (or GPU=metal) rebuilds llama-cpp-python with GPU offload; then set
+# n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`.
+GPU ?=
+LLAMA_CMAKE_cuda  := -DGGML_CUDA=on
+LLAMA_CMAKE_metal := -DGGML_METAL=on
+
+setup: $(STAMP) $(if $(GPU),$(VENV)/.llama-$(GPU))
 
 $(STAMP): pyproject.toml constraints.txt vendor/en_core_web_sm/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check --quiet --upgrade pip
 	$(PIP) -e ".[dev]" ./vendor/en_core_web_sm
 	touch $(STAMP)
+
+$(VENV)/.llama-%: $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_$*)" $(PIP) --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==0.3.36"
+	touch $@
 
 run:
 	@echo "make run (the browser chat) is not built yet: it arrives with the chat UI (issue 4)."
@@ -37,6 +47,15 @@ format: setup
 
 ingest: setup
 	$(PY) -m ingest $(if $(DIR),$(DIR)) $(ARGS)
+
+ask: setup
+	$(PY) -m rag ask "$(Q)" $(ARGS)
+
+doctor: setup
+	$(PY) -m rag doctor
+
+bench-query: setup
+	$(PY) scripts/bench_query.py $(ARGS)
 
 bench-ingest: setup
 	$(PY) scripts/bench_ingest.py $(ARGS)

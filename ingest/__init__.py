@@ -8,6 +8,6 @@ Example::
     print(report.summary())
 """
 
-from ingest.sync import IngestError, sync_folder
+from ingest.sync import IngestError, remove_document, sync_folder
 
-__all__ = ["IngestError", "sync_folder"]
+__all__ = ["IngestError", "remove_document", "sync_folder"]

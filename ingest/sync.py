@@ -29,6 +29,7 @@ from ingest.chunking import Chunker
 from ingest.loaders import parse_file, quiet_third_parties
 from ingest.manifest import Entry, Manifest
 from rag.embeddings import Embedder, make_embedder, model_path
+from rag.keyword import KeywordIndex, keyword_dir, read_stamp
 from rag.schema import Chunk, FileProblem, IngestReport
 from rag.settings import Settings
 from rag.store import ChromaStore
@@ -174,6 +175,8 @@ def sync_folder(
                 f"now {embedder_id(settings)}: re-run with --reset to rebuild it"
             )
         plan = _plan(root, files, manifest.entries(), pipeline_id(settings), report)
+        if plan.deleted or plan.jobs or reset:
+            _keyword_dirty(settings).touch()  # a run killed from here on rebuilds it next time
         for source in plan.deleted:
             report.chunks_deleted += store.delete_source(source)
             manifest.remove(source)
@@ -181,8 +184,41 @@ def sync_folder(
         if plan.jobs:
             manifest.set_embedder(embedder_id(settings))
             _Writer(settings, root, store, manifest, report, embedder).run(plan.jobs, progress)
+        refresh_keyword_index(settings, store)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def remove_document(settings: Settings, source: str) -> int:
+    """Remove one document (path relative to the corpus root) from the index; chunks removed.
+
+    Example::
+
+        remove_document(load_settings(), "policies/old_travel_policy.pdf")
+    """
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with _index_lock(settings.index_dir), Manifest(settings.index_dir, settings.collection) as manifest:
+        store = ChromaStore(settings.index_dir, settings.collection)
+        _keyword_dirty(settings).touch()
+        removed = store.delete_source(source)
+        manifest.remove(source)
+        refresh_keyword_index(settings, store)
+    return removed
+
+
+def _keyword_dirty(settings: Settings) -> Path:
+    folder = keyword_dir(settings.index_dir, settings.collection)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder.with_name(folder.name + ".dirty")
+
+
+def refresh_keyword_index(settings: Settings, store: ChromaStore) -> None:
+    """Rebuild the BM25 index when the collection changed since it was built (or it is missing)."""
+    dirty = _keyword_dirty(settings)
+    stamp = None if dirty.exists() else read_stamp(settings.index_dir, settings.collection)
+    if stamp is None or stamp["chunks"] != store.count():
+        KeywordIndex.build(store, settings.index_dir)
+    dirty.unlink(missing_ok=True)
 
 
 def _read_entries(settings: Settings) -> dict[str, Entry]:

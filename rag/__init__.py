@@ -2,11 +2,29 @@
 
 Example::
 
-    from rag import load_settings
-    settings = load_settings(index_dir="/tmp/index")
+    from rag import Assistant, load_settings
+    assistant = Assistant(load_settings())
+    answer = assistant.ask("How long are backups kept?")
+    print(answer.text, [c.location for c in answer.citations])
 """
 
-from rag.schema import Chunk, FileProblem, Hit, IngestReport
+from rag.api import Assistant
+from rag.llm import BackendInfo, LLMError
+from rag.retrieval import Filters
+from rag.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport
 from rag.settings import Settings, load_settings
 
-__all__ = ["Chunk", "FileProblem", "Hit", "IngestReport", "Settings", "load_settings"]
+__all__ = [
+    "Answer",
+    "Assistant",
+    "BackendInfo",
+    "Chunk",
+    "Citation",
+    "FileProblem",
+    "Filters",
+    "Hit",
+    "IngestReport",
+    "LLMError",
+    "Settings",
+    "load_settings",
+]

@@ -140,3 +140,68 @@ class IngestReport:
             for title, names in (("add", self.added), ("update", self.updated), ("delete", self.deleted)):
                 lines += [f"  would {title}: {name}" for name in names]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One numbered source of an answer: the passage [n] the model was shown, where it came from.
+
+    ``supported`` is the evidence check's verdict: the answer's words and numbers are in ``quote``.
+
+    Example::
+
+        Citation(number=1, source="it_security_policy.pdf", page=4, chunk_id="ab12",
+                 quote="Backups are retained for 35 days.", supported=True)
+    """
+
+    number: int
+    source: str
+    page: int | None
+    chunk_id: str
+    quote: str
+    score: float = 0.0
+    supported: bool = True
+
+    @property
+    def location(self) -> str:
+        """``file, page n`` (or ``file, slide n`` for a deck), as a person would cite it."""
+        if self.page is None:
+            return self.source
+        unit = "slide" if self.source.lower().endswith(".pptx") else "page"
+        return f"{self.source}, {unit} {self.page}"
+
+
+@dataclass(slots=True)
+class Answer:
+    """What :meth:`rag.Assistant.ask` returns: the answer text and where it comes from.
+
+    ``refused`` is true when the evidence was too weak or the answer was supported by no passage;
+    ``citations`` then lists the closest sources. ``reasoning`` holds the chain-of-thought of the
+    ``cot`` template (never part of ``text``).
+
+    Example::
+
+        answer = assistant.ask("How long are backups kept?")
+        print(answer.text)                           # "35 days [1]"
+        for c in answer.citations:
+            print(c.number, c.location, c.quote)
+    """
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    refused: bool = False
+    question: str = ""
+    standalone_question: str = ""  # the follow-up rewritten with the chat history
+    template: str = ""
+    reasoning: str = ""
+    raw_output: str = ""  # what the model generated, before citation checks
+    refusal_reason: str = ""  # why it refused: weak evidence, unsupported answer, model said so
+    seconds: float = 0.0
+    first_token_seconds: float | None = None
+    generated_tokens: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        generating = self.seconds - (self.first_token_seconds or 0.0)
+        return self.generated_tokens / generating if generating > 0 and self.generated_tokens else 0.0

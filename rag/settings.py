@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +40,7 @@ DEFAULT_FILE_TYPES = [
     ".eml",
 ]
 EmbeddingBackend = Literal["torch", "onnx", "openvino-int8"]
+TemplateName = Literal["plain", "cot", "few_shot"]
 
 
 class Settings(BaseSettings):
@@ -108,6 +109,94 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
 
+    # --- retrieval --------------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=100, description="Chunks retrieved per question.")
+    retrieval_mode: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="hybrid fuses dense (Chroma) and keyword (BM25) results."
+    )
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted",
+        description="weighted: min-max normalised scores, dense_weight for the dense list; rrf: plain "
+        "reciprocal rank fusion (measured worse than dense alone on public sets).",
+    )
+    dense_weight: float = Field(
+        0.7, ge=0.0, le=1.0, description="Weight of the dense list in weighted fusion (keyword: 1 - this)."
+    )
+    candidates: int = Field(
+        30, ge=1, description="Candidates fetched from each retriever before fusion and reranking."
+    )
+    duplicate_threshold: float = Field(
+        0.9, gt=0.0, le=1.0, description="Word-overlap (Jaccard) above which two hits count as duplicates."
+    )
+    reranker_model: str | None = Field(
+        None, description="Path to a local sentence-transformers cross-encoder; empty = no reranking."
+    )
+
+    # --- answering --------------------------------------------------------------------------
+    template: TemplateName = Field(
+        "few_shot",
+        description="plain (instruct models), cot (reasons, then answers) or few_shot (worked "
+        "examples; the default for the bundled base model).",
+    )
+    templates_dir: Path | None = Field(
+        None, description="Folder with your own plain.jinja / cot.jinja / few_shot.jinja; empty = built-in."
+    )
+    context_passages: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="Numbered passages [1]..[n] put before the model: the sentences or table rows of the "
+        "retrieved chunks that best match the question.",
+    )
+    min_evidence: float = Field(
+        0.45,
+        ge=0.0,
+        le=1.0,
+        description="Refuse without asking the model when the best passage's similarity to the "
+        "question is below this.",
+    )
+    refusal_text: str = Field(
+        "I don't know: the documents I have do not answer that.",
+        description="Answer text of a refusal (the closest sources are listed with it).",
+    )
+
+    # --- LLM --------------------------------------------------------------------------------
+    llm_mode: Literal["local", "openai"] = Field(
+        "local", description="local: llama-cpp-python in process; openai: an OpenAI-compatible server."
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF file for local mode; empty = the bundled Gemma 3 270M (a base model)."
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL (openai mode)."
+    )
+    llm_model: str = Field("local-model", description="Model name sent to the server (openai mode).")
+    llm_api_key: SecretStr = Field(
+        SecretStr(""), description="API key for the server; set it with RAG_LLM_API_KEY, not in the file."
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the server (openai mode).")
+    llm_retries: int = Field(2, ge=0, description="Retries on connection errors and 5xx (openai mode).")
+    llm_chat: Literal["auto", "chat", "completion"] = Field(
+        "auto",
+        description="auto: chat API with the model's own chat template for plain/cot when the GGUF has "
+        "one, plain completion otherwise (and always for few_shot).",
+    )
+    n_ctx: int = Field(2048, ge=256, description="Context window (tokens) the prompt must fit in.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp; empty = all cores.")
+    n_gpu_layers: int = Field(
+        0, ge=-1, description="Layers offloaded to the GPU (-1 = all); needs a GPU build (make setup GPU=cuda)."
+    )
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
+    max_tokens: int = Field(64, ge=1, description="Most tokens generated per answer.")
+    seed: int = Field(0, description="Sampling seed (reproducible answers).")
+    prompt_cache: bool = Field(
+        True, description="Reuse the KV state of the fixed prompt prefix across questions (local mode)."
+    )
+
+    # --- chat UI ----------------------------------------------------------------------------
+    address: str = Field("127.0.0.1", description="Address the chat UI listens on.")
+    port: int = Field(8501, ge=1, le=65535, description="Port of the chat UI (make run PORT=...).")
+
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, value: str) -> str:
@@ -120,7 +209,8 @@ class Settings(BaseSettings):
     def _extensions(cls, value: list[str]) -> list[str]:
         return [v.lower() if v.startswith(".") else f".{v.lower()}" for v in value]
 
-    @field_validator("embedding_model", mode="before")
+    @field_validator("embedding_model", "reranker_model", "llm_model_path", "templates_dir", "n_threads",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value
@@ -190,7 +280,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     base = yaml_file.parent if yaml_file else Path.cwd()
     updates = {
         name: (base / value).resolve()
-        for name in ("corpus_dir", "index_dir", "models_dir")
-        if not (value := getattr(settings, name)).is_absolute()
+        for name in ("corpus_dir", "index_dir", "models_dir", "llm_model_path", "templates_dir")
+        if (value := getattr(settings, name)) is not None and not value.is_absolute()
     }
     return settings.model_copy(update=updates)

@@ -65,3 +65,27 @@ def sample_copy(tmp_path: Path) -> Path:
 
 
 sys.path.insert(0, str(ROOT / "scripts"))  # synthetic_corpus, shared with the benchmarks
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Settings on a session-wide index of the sample corpus (read-only for the tests using it)."""
+    from rag.settings import load_settings
+
+    return load_settings(
+        ROOT / "settings.yaml",
+        index_dir=tmp_path_factory.mktemp("sample-index"),
+        models_dir=ROOT / "data" / "models",
+        collection="sample",
+    )
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(sample_settings: Any, embedder: Any) -> Any:
+    """An Assistant with the bundled GGUF over the ingested sample corpus (built once)."""
+    from rag import Assistant
+
+    assistant = Assistant(sample_settings, embedder=embedder)
+    report = assistant.ingest(SAMPLE)
+    assert not report.failed, report.summary()
+    return assistant

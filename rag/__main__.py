@@ -1,0 +1,110 @@
+"""Command line: ``python -m rag ask "question"`` and ``python -m rag doctor``.
+
+Examples::
+
+    python -m rag ask "How long are backups kept?"
+    python -m rag ask "Who approves expenses over £2,000?" --template cot --k 8
+    RAG_LLM_MODE=openai RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 python -m rag ask "..."
+    python -m rag doctor          # backend, model, GPU offload really active?, tokens/s
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from rag.api import Assistant
+from rag.llm import LLMError
+from rag.prompts import ContextOverflow
+from rag.schema import Answer
+from rag.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--settings", help="settings file (default: ./settings.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ask = commands.add_parser("ask", help="answer a question from the indexed documents")
+    ask.add_argument("question")
+    ask.add_argument("--template", choices=["plain", "cot", "few_shot"])
+    ask.add_argument("--k", type=int, help="chunks to retrieve (default: top_k)")
+    ask.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
+    commands.add_parser("doctor", help="show the LLM backend, GPU offload and a measured tokens/s")
+    args = parser.parse_args(argv)
+
+    try:
+        assistant = Assistant(load_settings(args.settings))
+        if args.command == "doctor":
+            return doctor(assistant)
+        return ask_question(assistant, args.question, args.template, args.k, stream=not args.no_stream)
+    except (LLMError, ContextOverflow, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def ask_question(assistant: Assistant, question: str, template: str | None, k: int | None, stream: bool) -> int:
+    if assistant.store.count() == 0:
+        print(
+            f"error: collection {assistant.settings.collection!r} in {assistant.settings.index_dir} is empty: "
+            "run `make ingest` first",
+            file=sys.stderr,
+        )
+        return 1
+    answer: Answer | None = None
+    streamed = False
+    for piece in assistant.stream(question, template=template, k=k):
+        if isinstance(piece, Answer):
+            answer = piece
+        elif stream:
+            print(piece, end="", flush=True)
+            streamed = True
+    assert answer is not None
+    if streamed:
+        print("\r\033[K", end="") if sys.stdout.isatty() else print()
+    print(answer.text)
+    if answer.refused:
+        print(f"(refused: {answer.refusal_reason})")
+    print("\nSources:" if not answer.refused else "\nClosest sources:")
+    for citation in answer.citations:
+        mark = "" if citation.supported or answer.refused else "  (not supported by the passage)"
+        print(f"  [{citation.number}] {citation.location}{mark}\n      \"{citation.quote}\"")
+    print(f"\n{answer.seconds:.2f} s, template {answer.template}")
+    return 0
+
+
+def doctor(assistant: Assistant) -> int:
+    settings = assistant.settings
+    print(f"settings: index {settings.index_dir}, collection {settings.collection!r}")
+    started = time.perf_counter()
+    info = assistant.info()
+    print(f"model loaded in {time.perf_counter() - started:.1f} s")
+    print(info.describe())
+    llm = assistant.llm
+    prompt = "The quick brown fox jumps over the lazy dog. " * 8 + "Once upon a time"
+    started = time.perf_counter()
+    first = None
+    tokens = 0
+    for _ in llm.complete(prompt, max_tokens=64, temperature=0.0):
+        first = first or time.perf_counter()
+        tokens += 1
+    end = time.perf_counter()
+    if first is None or tokens < 2:
+        print("generation: the model produced no tokens")
+        return 1
+    print(f"time to first token: {first - started:.3f} s (prompt of {llm.count_tokens(prompt)} tokens)")
+    print(f"generation: {(tokens - 1) / (end - first):.1f} tokens/s over {tokens} tokens")
+    print(f"index: {assistant.store.count()} chunks in {len(assistant.sources())} documents")
+    if info.warnings:
+        print("\n" + "\n".join(f"!!! {w}" for w in info.warnings), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""From a question to a checked, cited answer or an honest refusal.
+
+1. A follow-up is rewritten into a standalone question with the chat history (``condense``).
+2. Hybrid retrieval finds chunks; their best sentences or table rows become passages [1]..[n].
+3. Evidence gate: if the best passage is too far from the question, refuse without asking the model.
+4. The model answers from the passages (tokens stream as they come).
+5. Citations are checked. The model first sees only the best passage (a small model misreads two
+   passages far more often than one); if it does not know, or writes something that passage does
+   not support, it gets all n passages once more; an answer still unsupported is refused.
+
+Example::
+
+    answerer = Answerer(settings, retriever, embedder, llm)
+    for piece in answerer.stream("How long are backups kept?"):
+        print(piece if isinstance(piece, str) else piece.citations)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.citations import CheckedAnswer, check_citations, to_citation
+from rag.embeddings import Embedder
+from rag.evidence import Passage, content_words, select_passages, unknown_names
+from rag.llm import LLM
+from rag.prompts import STYLES, Prompt, PromptBuilder
+from rag.retrieval import Filters, Retriever
+from rag.schema import Answer, Hit
+from rag.settings import Settings
+
+HistoryTurn = Mapping[str, str] | tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Attempt:
+    prompt: Prompt
+    output: str
+    first_token: float | None
+    tokens: int
+
+
+class Answerer:
+    """The answering pipeline; :class:`rag.Assistant` is its public face.
+
+    Example::
+
+        answer = Answerer(settings, retriever, embedder, llm).ask("Who approves expenses over £2,000?")
+    """
+
+    def __init__(self, settings: Settings, retriever: Retriever, embedder: Embedder, llm: LLM) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.embedder = embedder
+        self.llm = llm
+        self.prompts = PromptBuilder(settings, llm.count_tokens)
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        final = None
+        for piece in self.stream(question, **options):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        *,
+        template: str | None = None,
+        history: Sequence[HistoryTurn] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as the model writes them, then the checked :class:`Answer`."""
+        started = time.perf_counter()
+        name = template or self.settings.template
+        if name not in ("plain", "cot", "few_shot"):
+            raise ValueError(f"unknown template {name!r}: choose plain, cot or few_shot")
+        question = " ".join(question.split())
+        if not question:
+            raise ValueError("the question is empty")
+        standalone = self.condense(question, history or [])
+        hits = self.retriever.search(standalone, k, filters=filters)
+        answer = Answer(text="", hits=hits, question=question, standalone_question=standalone, template=name)
+        passages = select_passages(standalone, hits, self.embedder, self.settings.context_passages)
+        if not passages:
+            yield self._refuse(answer, [], "nothing in the index matches the question", started)
+            return
+        missing = unknown_names(standalone, hits)
+        if missing:
+            reason = "the documents found never mention " + ", ".join(repr(m) for m in missing)
+            yield self._refuse(answer, passages, reason, started)
+            return
+        if passages[0].score < self.settings.min_evidence:
+            reason = f"weak evidence: best passage similarity {passages[0].score:.2f} < {self.settings.min_evidence}"
+            yield self._refuse(answer, passages, reason, started)
+            return
+        tries = [passages[:1]] if len(passages) == 1 else [passages[:1], passages]
+        reasons = []
+        for attempt_number, shown in enumerate(tries):
+            attempt = yield from self._generate(name, standalone, shown, stream=attempt_number == 0)
+            reasoning, final_text = _split_reasoning(attempt.output, attempt.prompt.style.reasoning_marker)
+            checked = check_citations(final_text, attempt.prompt.passages, standalone)
+            answer.raw_output = attempt.output
+            answer.reasoning = reasoning
+            answer.generated_tokens += attempt.tokens
+            if answer.first_token_seconds is None and attempt.first_token is not None:
+                answer.first_token_seconds = attempt.first_token - started
+            if checked.supported:
+                yield self._accept(answer, checked, started)
+                return
+            reasons.append("the model said it does not know" if checked.model_refused else "answer not supported by any passage")
+        yield self._refuse(answer, passages, "; then ".join(reasons), started)
+
+    def _generate(
+        self, name: str, question: str, passages: list[Passage], stream: bool
+    ) -> Iterator[str]:
+        prompt = self.prompts.build(name, question, passages, self.settings.max_tokens)
+        pieces: list[str] = []
+        first = None
+        for piece in self._run(prompt):
+            if first is None:
+                first = time.perf_counter()
+            pieces.append(piece)
+            if stream:
+                yield piece
+        return _Attempt(prompt, "".join(pieces).strip(), first, len(pieces))  # type: ignore[return-value]
+
+    def _run(self, prompt: Prompt) -> Iterator[str]:
+        options = {
+            "max_tokens": prompt.max_tokens,
+            "stop": prompt.style.stop,
+            "temperature": self.settings.temperature,
+        }
+        if self._use_chat(prompt):
+            return self.llm.chat([{"role": "user", "content": prompt.text}], **options)
+        return self.llm.complete(prompt.text, **options)
+
+    def _use_chat(self, prompt: Prompt) -> bool:
+        if prompt.style.completion_only or self.settings.llm_chat == "completion":
+            return False
+        if self.settings.llm_chat == "chat":
+            return True
+        return self.llm.info.chat_template or self.llm.info.mode == "openai"
+
+    def condense(self, question: str, history: Sequence[HistoryTurn]) -> str:
+        """The follow-up as a standalone question (itself when there is no history)."""
+        turns = _turns(history)[-4:]
+        asked = [t["content"] for t in turns if t["role"] == "user"]
+        if not asked:
+            return question
+        text = self.prompts.render("condense", history=turns, question=question)
+        style = STYLES["condense"]
+        rewritten = "".join(
+            self.llm.complete(text, max_tokens=48, stop=style.stop, temperature=0.0)
+        ).strip()
+        if _plausible_rewrite(rewritten, question, asked[-1]):
+            return rewritten
+        return f"{asked[-1]} {question}"  # the previous question gives the follow-up its subject
+
+    def _accept(self, answer: Answer, checked: CheckedAnswer, started: float) -> Answer:
+        answer.text = checked.text
+        answer.citations = checked.citations
+        answer.seconds = time.perf_counter() - started
+        return answer
+
+    def _refuse(self, answer: Answer, passages: list[Passage], reason: str, started: float) -> Answer:
+        answer.text = self.settings.refusal_text
+        answer.refused = True
+        answer.refusal_reason = reason
+        answer.citations = [to_citation(p, supported=False) for p in passages[:3]]
+        answer.seconds = time.perf_counter() - started
+        return answer
+
+
+def _turns(history: Sequence[HistoryTurn]) -> list[dict[str, str]]:
+    turns: list[dict[str, str]] = []
+    for turn in history:
+        if isinstance(turn, tuple):
+            question, reply = turn
+            turns += [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+        else:
+            turns.append({"role": str(turn.get("role", "user")), "content": str(turn.get("content", ""))})
+    return [t for t in turns if t["content"].strip()]
+
+
+def _plausible_rewrite(rewritten: str, question: str, previous: str) -> bool:
+    """A small model's rewrite is used only if it is a question about the conversation's words."""
+    if not rewritten or len(rewritten) > 3 * len(question) + 120 or "?" not in rewritten:
+        return False
+    words = set(content_words(rewritten))
+    return bool(words & set(content_words(previous))) and bool(words & set(content_words(question)))
+
+
+def _split_reasoning(output: str, marker: str | None) -> tuple[str, str]:
+    if marker is None:
+        return "", output.strip()
+    head, found, tail = output.rpartition(marker)
+    if not found:
+        lines = [line for line in output.strip().splitlines() if line.strip()]
+        return "\n".join(lines[:-1]), lines[-1] if lines else ""
+    return head.strip(), tail.strip()
+
+
+def closest_hits(answer: Answer) -> list[Hit]:
+    """The hits behind an answer's citations, for showing the chunk in context."""
+    ids = {c.chunk_id for c in answer.citations}
+    return [h for h in answer.hits if h.chunk_id in ids]

@@ -1,0 +1,170 @@
+"""The public, embeddable API: one :class:`Assistant` per collection.
+
+Example::
+
+    from rag import Assistant, load_settings
+
+    assistant = Assistant(load_settings())            # settings.yaml + RAG_* env
+    report = assistant.ingest("data/sample")          # IngestReport
+    hits = assistant.retrieve("VPN lockout", k=5)     # list[Hit]
+    answer = assistant.ask("How long are backups kept?")
+    print(answer.text, [c.location for c in answer.citations])
+    for piece in assistant.stream("Who is the CFO?"):
+        print(piece if isinstance(piece, str) else "\\n", end="")
+    assistant.delete("old/handbook.pdf")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answering import Answerer, HistoryTurn
+from rag.embeddings import Embedder, make_embedder
+from rag.keyword import KeywordIndex, read_stamp
+from rag.llm import LLM, BackendInfo, make_llm
+from rag.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
+from rag.schema import Answer, Hit, IngestReport
+from rag.settings import Settings, load_settings
+from rag.store import ChromaStore
+
+
+class Assistant:
+    """Question answering over one collection; heavy parts (embedder, LLM) load on first use.
+
+    Keyword overrides go to :func:`load_settings` when no settings object is given:
+    ``Assistant(top_k=3, template="plain")``. ``embedder``, ``llm`` and ``reranker`` can be passed
+    in (tests, or sharing one model between assistants).
+
+    Example::
+
+        assistant = Assistant(load_settings(index_dir="/tmp/index", collection="handbooks"))
+        assistant.ingest("~/handbooks")
+        answer = assistant.ask("How many days of annual leave?", template="few_shot")
+        if answer.refused:
+            print("closest:", [c.location for c in answer.citations])
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        reranker: Reranker | None = None,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            settings = load_settings(**overrides)
+        elif overrides:
+            settings = settings.model_copy(update=overrides)
+        self.settings = settings
+        self._embedder = embedder
+        self._llm = llm
+        self._reranker = reranker
+        self._store: ChromaStore | None = None
+        self._keyword: KeywordIndex | None = None
+        self._keyword_stamp: dict[str, Any] | None = None
+        self._lock = threading.RLock()  # llama.cpp contexts are not thread-safe
+
+    # --- parts, built on first use ------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    @property
+    def store(self) -> ChromaStore:
+        if self._store is None:
+            self._store = ChromaStore(self.settings.index_dir, self.settings.collection)
+        return self._store
+
+    def keyword_index(self) -> KeywordIndex | None:
+        """The BM25 index ingestion last built (reloaded when a later ingestion rebuilt it)."""
+        stamp = read_stamp(self.settings.index_dir, self.settings.collection)
+        if stamp != self._keyword_stamp:
+            self._keyword = KeywordIndex.load(self.settings.index_dir, self.settings.collection)
+            self._keyword_stamp = stamp
+        return self._keyword
+
+    def retriever(self) -> Retriever:
+        if self._reranker is None and self.settings.reranker_model:
+            self._reranker = CrossEncoderReranker(Path(self.settings.reranker_model))
+        return Retriever(self.settings, self.store, self.embedder, self.keyword_index, self._reranker)
+
+    # --- the API ------------------------------------------------------------------------------
+    def ingest(
+        self, folder: str | Path | None = None, *, dry_run: bool = False, reset: bool = False, progress: bool = False
+    ) -> IngestReport:
+        """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete."""
+        from ingest.sync import sync_folder
+
+        with self._lock:
+            report = sync_folder(
+                self.settings, folder, dry_run=dry_run, reset=reset, progress=progress, embedder=self.embedder
+            )
+            self._store = None  # --reset drops the collection: reopen it
+            return report
+
+    def retrieve(self, question: str, k: int | None = None, *, filters: Filters | None = None) -> list[Hit]:
+        """The ``k`` (default ``top_k``) chunks most relevant to ``question``, best first."""
+        with self._lock:
+            return self.retriever().search(question, k, filters=filters)
+
+    def ask(
+        self,
+        question: str,
+        template: str | None = None,
+        history: Sequence[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """A short answer citing file and page, or a refusal listing the closest sources."""
+        final = None
+        for piece in self.stream(question, template=template, history=history, k=k, filters=filters):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        template: str | None = None,
+        history: Sequence[HistoryTurn] | None = None,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Answer text pieces as the model writes them, then the final :class:`Answer` (authoritative:
+        its text is the checked one, which can differ from the streamed draft)."""
+        with self._lock:
+            answerer = Answerer(self.settings, self.retriever(), self.embedder, self.llm)
+            yield from answerer.stream(question, template=template, history=history, k=k, filters=filters)
+
+    def delete(self, source: str) -> int:
+        """Remove a document (path relative to the corpus root) from the index; chunks removed."""
+        from ingest.sync import remove_document
+
+        with self._lock:
+            removed = remove_document(self.settings, source)
+            self._store = None
+            return removed
+
+    def sources(self) -> dict[str, int]:
+        """Indexed documents and their chunk counts."""
+        return self.store.sources()
+
+    def info(self) -> BackendInfo:
+        """What answers (backend, model, GPU offload); loads the model if needed."""
+        return self.llm.info

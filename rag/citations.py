@@ -1,0 +1,84 @@
+"""Citations: parse ``[n]`` back to the passages the model was shown, and check each one.
+
+A citation is kept as ``supported`` when the answer's words and numbers are in its passage (see
+:func:`rag.evidence.support`); an unsupported one is kept but flagged. When the model cites nothing,
+or only passages that do not support it, the passage that does support the answer is attached. When
+no passage supports it, the answer is not supported and the engine refuses.
+
+Example::
+
+    checked = check_citations("35 days [2]", passages, "How long are backups kept?")
+    checked.supported, [c.location for c in checked.citations]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.evidence import CITATION, Passage, snap_to_passage, support
+from rag.schema import Citation
+
+MIN_SUPPORT = 0.75  # share of the answer's words that must be in the passage (all its numbers)
+REFUSALS = re.compile(
+    r"\bi (?:do not|don't|dont) know\b|\bnot (?:in|mentioned in|stated in|covered by) the (?:passages|context)\b"
+    r"|\bno passage\b|\bcannot (?:be )?answer",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class CheckedAnswer:
+    """An answer text (with its [n] markers) and its checked citations."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    supported: bool = False
+    model_refused: bool = False
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The passage numbers cited in ``text``, in order of first appearance."""
+    seen: list[int] = []
+    for match in CITATION.finditer(text):
+        number = int(match.group(1))
+        if number not in seen:
+            seen.append(number)
+    return seen
+
+
+def to_citation(passage: Passage, supported: bool) -> Citation:
+    hit = passage.hit
+    return Citation(
+        number=passage.number,
+        source=hit.source,
+        page=hit.page,
+        chunk_id=hit.chunk_id,
+        quote=passage.text,
+        score=round(passage.score, 4),
+        supported=supported,
+    )
+
+
+def check_citations(answer: str, passages: list[Passage], question: str) -> CheckedAnswer:
+    """Verify ``answer`` against the passages it cites (and the others when it cites none that fit)."""
+    text = " ".join(answer.split())
+    if not text or REFUSALS.search(text):
+        return CheckedAnswer(text, model_refused=True)
+    by_number = {p.number: p for p in passages}
+    scores = {p.number: support(text, p.text, question) for p in passages}
+    cited = [n for n in cited_numbers(text) if n in by_number]
+    citations = [to_citation(by_number[n], scores[n] >= MIN_SUPPORT) for n in cited]
+    supported = any(c.supported for c in citations)
+    if not supported:
+        best = max(passages, key=lambda p: scores[p.number], default=None)
+        if best is not None and scores[best.number] >= MIN_SUPPORT:
+            citations = [to_citation(best, True)]  # the unsupported markers are dropped
+            text = CITATION.sub("", text).strip() + f" [{best.number}]"
+            supported = True
+    if supported:
+        anchor = next(by_number[c.number] for c in citations if c.supported)
+        text = snap_to_passage(text, anchor.text)
+        if not cited_numbers(text):
+            text = f"{text} [{anchor.number}]"
+    return CheckedAnswer(text, citations, supported)

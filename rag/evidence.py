@@ -1,0 +1,178 @@
+"""Evidence: the tight context a small model needs, and the check that an answer comes from it.
+
+Retrieved chunks are split into units a person would quote (sentences; table rows read with their
+header, "Limit: £180 per night"), each unit is scored against the question (embedding similarity
+plus the share of the question's words it contains) and the best ones become the numbered passages
+[1]..[n] of the prompt. A 270M model given two sentences answers far more often from them than one
+given five 200-token chunks; every passage still points at its chunk, file and page.
+
+:func:`support` then checks an answer against a passage: every number in the answer and most of its
+other words must appear there (or in the question it restates).
+
+Example::
+
+    passages = select_passages(question, hits, embedder, n=2)
+    best = passages[0]            # Passage(number=1, text="Backups are retained for 35 days ...")
+    support("35 days", best.text, question)     # 1.0
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.schema import Hit
+
+WORD = re.compile(r"\w+")
+NUMBER = re.compile(r"\d+")
+CITATION = re.compile(r"\[(\d{1,2})\]")
+STOPWORDS = frozenset(
+    """a an and are as at be been by can could did do does for from had has have how i if in into is it
+    its may might must my no not of on or our per shall should so than that the their them then there
+    these they this those to under up was we were what when where which who whom whose why will with
+    would you your about after any also each every other out over same some such only very just""".split()
+)
+LEXICAL_WEIGHT = 0.3  # how much the share of question words in a unit adds to its similarity
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One numbered piece of evidence shown to the model, and the chunk it was taken from.
+
+    Example::
+
+        Passage(number=1, text="Backups are retained for 35 days.", hit=hit, score=0.84)
+    """
+
+    number: int
+    text: str
+    hit: Hit
+    score: float  # similarity to the question (cosine + lexical share), the evidence strength
+
+    @property
+    def location(self) -> str:
+        page = self.hit.page
+        if page is None:
+            return self.hit.source
+        unit = "slide" if self.hit.source.lower().endswith(".pptx") else "page"
+        return f"{self.hit.source}, {unit} {page}"
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+def units(hit: Hit) -> list[str]:
+    """The quotable pieces of a chunk: its sentences, and table rows spelled out with their header."""
+    lines = [line.strip() for line in hit.text.splitlines() if line.strip()]
+    headings = {part.strip() for part in str(hit.metadata.get("heading_path", "")).split(">")}
+    found: list[str] = []
+    header: list[str] | None = None
+    for line in lines:
+        if " | " in line:
+            cells = [cell.strip() for cell in line.split(" | ")]
+            if header is None or cells == header:
+                header = cells
+                continue
+            found.append("; ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=False) if c))
+            continue
+        header = None
+        if line in headings or line.startswith("Sheet: "):
+            continue
+        found.extend(s for s in _sentences(line) if _quotable(s))
+    return found
+
+
+def _quotable(sentence: str) -> bool:
+    return len(sentence.split()) >= 3 or bool(NUMBER.search(sentence)) or ":" in sentence
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.text.strip() for s in _sentencizer()(text).sents if s.text.strip()]
+
+
+@lru_cache(maxsize=1)
+def _sentencizer() -> Any:
+    """spaCy's rule-based sentence splitter (no model to load; punctuation rules only)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def select_passages(question: str, hits: list[Hit], embedder: Embedder, n: int) -> list[Passage]:
+    """The ``n`` units of ``hits`` most similar to ``question``, numbered from 1, best first."""
+    candidates = [(unit, hit) for hit in hits for unit in units(hit)]
+    if not candidates:
+        return []
+    texts = [_in_context(unit, hit) for unit, hit in candidates]
+    vectors = embedder.embed([question, *texts])
+    similarity = vectors[1:] @ vectors[0]
+    asked = set(content_words(question))
+    lexical = np.array(
+        [len(asked & set(content_words(text))) / len(asked) if asked else 0.0 for text in texts]
+    )
+    scores = similarity + LEXICAL_WEIGHT * lexical
+    chosen: list[Passage] = []
+    seen: set[str] = set()
+    for index in np.argsort(-scores, kind="stable"):
+        unit, hit = candidates[int(index)]
+        if unit in seen:
+            continue
+        seen.add(unit)
+        chosen.append(Passage(len(chosen) + 1, unit, hit, float(scores[index])))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def _in_context(unit: str, hit: Hit) -> str:
+    heading = str(hit.metadata.get("heading_path", "")).split(">")[-1].strip()
+    title = str(hit.metadata.get("title", ""))
+    context = heading or title
+    return f"{context}: {unit}" if context else unit
+
+
+def unknown_names(question: str, hits: list[Hit]) -> list[str]:
+    """Capitalised words of the question (names, places, products) that no retrieved chunk contains.
+
+    "How many vacation days do contractors in Brazil get?" over documents that never mention
+    Brazil retrieves leave rules that look relevant; the missing name shows they are not about it.
+    """
+    words = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*[a-z][\w-]*)\b", question.strip())
+    known = {w for hit in hits for w in WORD.findall(f"{hit.text} {hit.metadata.get('title', '')}".lower())}
+    return [w for w in dict.fromkeys(words) if w.lower() not in STOPWORDS and not set(WORD.findall(w.lower())) <= known]
+
+
+def support(answer: str, passage: str, question: str = "") -> float:
+    """Share of the answer's content words found in ``passage`` (words of the question count as
+    found, since answers restate them); 0 if any number of the answer is missing from the passage."""
+    answer = CITATION.sub(" ", answer)
+    words = content_words(answer)
+    if not words:
+        return 0.0
+    present = set(content_words(passage))
+    numbers = [w for w in words if NUMBER.fullmatch(w)]
+    if any(number not in present for number in numbers):
+        return 0.0
+    known = present | set(content_words(question))
+    return sum(1 for w in words if w in known) / len(words)
+
+
+def snap_to_passage(answer: str, passage: str) -> str:
+    """Complete a token the model cut short to the passage's whole token ("4012" -> "SEC-4012")."""
+    tokens = set(re.findall(r"\w[\w\-/]*\w|\w", passage))
+    snapped = answer
+    for word in set(re.findall(r"\w[\w\-/]*\w|\w", answer)):
+        if word in tokens:
+            continue
+        longer = [t for t in tokens if word in re.split(r"[-/]", t) and t != word]
+        if len(longer) == 1:
+            snapped = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", longer[0], snapped)
+    return snapped

