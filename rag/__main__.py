@@ -48,11 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def ask_question(assistant: Assistant, question: str, template: str | None, k: int | None, stream: bool) -> int:
+def ask_question(
+    assistant: Assistant, question: str, template: str | None, k: int | None, stream: bool
+) -> int:
     if assistant.store.count() == 0:
         print(
-            f"error: collection {assistant.settings.collection!r} in {assistant.settings.index_dir} is empty: "
-            "run `make ingest` first",
+            f"error: collection {assistant.settings.collection!r} in {assistant.settings.index_dir} "
+            "is empty: run `make ingest` first",
             file=sys.stderr,
         )
         return 1
@@ -73,7 +75,7 @@ def ask_question(assistant: Assistant, question: str, template: str | None, k: i
     print("\nSources:" if not answer.refused else "\nClosest sources:")
     for citation in answer.citations:
         mark = "" if citation.supported or answer.refused else "  (not supported by the passage)"
-        print(f"  [{citation.number}] {citation.location}{mark}\n      \"{citation.quote}\"")
+        print(f'  [{citation.number}] {citation.location}{mark}\n      "{citation.quote}"')
     print(f"\n{answer.seconds:.2f} s, template {answer.template}")
     return 0
 

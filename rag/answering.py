@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,8 @@ class Answerer:
             yield self._refuse(answer, passages, reason, started)
             return
         if passages[0].score < self.settings.min_evidence:
-            reason = f"weak evidence: best passage similarity {passages[0].score:.2f} < {self.settings.min_evidence}"
+            best, floor = passages[0].score, self.settings.min_evidence
+            reason = f"weak evidence: best passage similarity {best:.2f} < {floor}"
             yield self._refuse(answer, passages, reason, started)
             return
         tries = [passages[:1]] if len(passages) == 1 else [passages[:1], passages]
@@ -112,12 +113,16 @@ class Answerer:
             if checked.supported:
                 yield self._accept(answer, checked, started)
                 return
-            reasons.append("the model said it does not know" if checked.model_refused else "answer not supported by any passage")
+            reasons.append(
+                "the model said it does not know"
+                if checked.model_refused
+                else "answer not supported by any passage"
+            )
         yield self._refuse(answer, passages, "; then ".join(reasons), started)
 
     def _generate(
         self, name: str, question: str, passages: list[Passage], stream: bool
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, _Attempt]:
         prompt = self.prompts.build(name, question, passages, self.settings.max_tokens)
         pieces: list[str] = []
         first = None
@@ -127,17 +132,14 @@ class Answerer:
             pieces.append(piece)
             if stream:
                 yield piece
-        return _Attempt(prompt, "".join(pieces).strip(), first, len(pieces))  # type: ignore[return-value]
+        return _Attempt(prompt, "".join(pieces).strip(), first, len(pieces))
 
     def _run(self, prompt: Prompt) -> Iterator[str]:
-        options = {
-            "max_tokens": prompt.max_tokens,
-            "stop": prompt.style.stop,
-            "temperature": self.settings.temperature,
-        }
+        tokens, stop, temperature = prompt.max_tokens, prompt.style.stop, self.settings.temperature
         if self._use_chat(prompt):
-            return self.llm.chat([{"role": "user", "content": prompt.text}], **options)
-        return self.llm.complete(prompt.text, **options)
+            messages = [{"role": "user", "content": prompt.text}]
+            return self.llm.chat(messages, max_tokens=tokens, stop=stop, temperature=temperature)
+        return self.llm.complete(prompt.text, max_tokens=tokens, stop=stop, temperature=temperature)
 
     def _use_chat(self, prompt: Prompt) -> bool:
         if prompt.style.completion_only or self.settings.llm_chat == "completion":
@@ -154,9 +156,7 @@ class Answerer:
             return question
         text = self.prompts.render("condense", history=turns, question=question)
         style = STYLES["condense"]
-        rewritten = "".join(
-            self.llm.complete(text, max_tokens=48, stop=style.stop, temperature=0.0)
-        ).strip()
+        rewritten = "".join(self.llm.complete(text, max_tokens=48, stop=style.stop, temperature=0.0)).strip()
         if _plausible_rewrite(rewritten, question, asked[-1]):
             return rewritten
         return f"{asked[-1]} {question}"  # the previous question gives the follow-up its subject

@@ -103,7 +103,12 @@ class Assistant:
 
     # --- the API ------------------------------------------------------------------------------
     def ingest(
-        self, folder: str | Path | None = None, *, dry_run: bool = False, reset: bool = False, progress: bool = False
+        self,
+        folder: str | Path | None = None,
+        *,
+        dry_run: bool = False,
+        reset: bool = False,
+        progress: bool = False,
     ) -> IngestReport:
         """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete."""
         from ingest.sync import sync_folder

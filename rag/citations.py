@@ -21,7 +21,8 @@ from rag.schema import Citation
 
 MIN_SUPPORT = 0.75  # share of the answer's words that must be in the passage (all its numbers)
 REFUSALS = re.compile(
-    r"\bi (?:do not|don't|dont) know\b|\bnot (?:in|mentioned in|stated in|covered by) the (?:passages|context)\b"
+    r"\bi (?:do not|don't|dont) know\b"
+    r"|\bnot (?:in|mentioned in|stated in|covered by) the (?:passages|context)\b"
     r"|\bno passage\b|\bcannot (?:be )?answer",
     re.IGNORECASE,
 )

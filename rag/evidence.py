@@ -32,10 +32,94 @@ WORD = re.compile(r"\w+")
 NUMBER = re.compile(r"\d+")
 CITATION = re.compile(r"\[(\d{1,2})\]")
 STOPWORDS = frozenset(
-    """a an and are as at be been by can could did do does for from had has have how i if in into is it
-    its may might must my no not of on or our per shall should so than that the their them then there
-    these they this those to under up was we were what when where which who whom whose why will with
-    would you your about after any also each every other out over same some such only very just""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "may",
+        "might",
+        "must",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "per",
+        "shall",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "under",
+        "up",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "after",
+        "any",
+        "also",
+        "each",
+        "every",
+        "other",
+        "out",
+        "over",
+        "same",
+        "some",
+        "such",
+        "only",
+        "very",
+        "just",
+    ]
 )
 LEXICAL_WEIGHT = 0.3  # how much the share of question words in a unit adds to its similarity
 
@@ -147,7 +231,11 @@ def unknown_names(question: str, hits: list[Hit]) -> list[str]:
     """
     words = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*[a-z][\w-]*)\b", question.strip())
     known = {w for hit in hits for w in WORD.findall(f"{hit.text} {hit.metadata.get('title', '')}".lower())}
-    return [w for w in dict.fromkeys(words) if w.lower() not in STOPWORDS and not set(WORD.findall(w.lower())) <= known]
+    return [
+        w
+        for w in dict.fromkeys(words)
+        if w.lower() not in STOPWORDS and not set(WORD.findall(w.lower())) <= known
+    ]
 
 
 def support(answer: str, passage: str, question: str = "") -> float:

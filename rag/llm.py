@@ -63,7 +63,8 @@ class BackendInfo:
         ]
         if self.mode == "local":
             lines += [
-                f"GPU offload supported by this llama.cpp build: {'yes' if self.gpu_offload_supported else 'NO'}",
+                "GPU offload supported by this llama.cpp build: "
+                + ("yes" if self.gpu_offload_supported else "NO"),
                 f"GPU layers: requested {self.gpu_layers_requested}, offloaded "
                 f"{self.gpu_layers_offloaded}/{self.model_layers}",
                 f"runs on: {'GPU' if self.gpu_layers_offloaded else 'CPU'}",
@@ -83,7 +84,12 @@ class LLM(Protocol):
     ) -> Iterator[str]: ...
 
     def chat(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
     ) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -211,7 +217,12 @@ class LlamaCppLLM:
                 yield piece
 
     def chat(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
     ) -> Iterator[str]:
         if not self.settings.prompt_cache:
             self.reset()
@@ -226,7 +237,7 @@ class LlamaCppLLM:
         for chunk in stream:
             piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
             if piece:
-                yield piece
+                yield str(piece)
 
 
 class _capture_llama_log:
@@ -236,7 +247,7 @@ class _capture_llama_log:
         self.llama_cpp = llama_cpp
         self.sink = sink
 
-        @llama_cpp.llama_log_callback  # type: ignore[misc]
+        @llama_cpp.llama_log_callback
         def collect(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             sink.append(text.decode("utf-8", errors="replace"))
 
@@ -304,7 +315,12 @@ class OpenAICompatibleLLM:
                 yield piece
 
     def chat(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
     ) -> Iterator[str]:
         def request() -> Any:
             return self.client.chat.completions.create(
@@ -327,8 +343,11 @@ class OpenAICompatibleLLM:
 
     def _stream(self, request: Any) -> Iterator[Any]:
         openai = self._openai
+        received = 0
         try:
-            yield from request()
+            for chunk in request():
+                received += 1
+                yield chunk
         except openai.APIConnectionError as error:
             raise LLMError(f"LLM server at {self.url} is unreachable: {error}") from error
         except openai.APIStatusError as error:
@@ -340,6 +359,11 @@ class OpenAICompatibleLLM:
                 f"LLM server at {self.url} sent a reply that is not an OpenAI-compatible completion: "
                 f"{type(error).__name__}: {_short(str(error))}"
             ) from error
+        if received == 0:  # a real server always sends at least the chunk with finish_reason
+            raise LLMError(
+                f"LLM server at {self.url} sent no completion events: "
+                "is it an OpenAI-compatible /v1 endpoint?"
+            )
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -42,7 +42,10 @@ STYLES = {
     "few_shot": TemplateStyle(stop=("\n",), completion_only=True),
     "plain": TemplateStyle(stop=("\n\n\n", "Question:"), completion_only=False),
     "cot": TemplateStyle(
-        stop=("\nQuestion:", "\n\n\n"), completion_only=False, reasoning_marker="Final answer:", min_tokens=256
+        stop=("\nQuestion:", "\n\n\n"),
+        completion_only=False,
+        reasoning_marker="Final answer:",
+        min_tokens=256,
     ),
     "condense": TemplateStyle(stop=("\n",), completion_only=True),
 }
@@ -95,7 +98,9 @@ class PromptBuilder:
         max_tokens = max(max_tokens, style.min_tokens)
         budget = self.settings.n_ctx - max_tokens
         if budget <= 0:
-            raise ContextOverflow(f"n_ctx={self.settings.n_ctx} leaves no room for a {max_tokens}-token answer")
+            raise ContextOverflow(
+                f"n_ctx={self.settings.n_ctx} leaves no room for a {max_tokens}-token answer"
+            )
         shown = [replace(p, number=i) for i, p in enumerate(passages, start=1)]
         while True:
             text = self.render(name, passages=shown, question=question, refusal=self.settings.refusal_text)

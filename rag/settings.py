@@ -184,7 +184,9 @@ class Settings(BaseSettings):
     n_ctx: int = Field(2048, ge=256, description="Context window (tokens) the prompt must fit in.")
     n_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp; empty = all cores.")
     n_gpu_layers: int = Field(
-        0, ge=-1, description="Layers offloaded to the GPU (-1 = all); needs a GPU build (make setup GPU=cuda)."
+        0,
+        ge=-1,
+        description="Layers offloaded to the GPU (-1 = all); needs a GPU build (make setup GPU=cuda).",
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
     max_tokens: int = Field(64, ge=1, description="Most tokens generated per answer.")
@@ -209,8 +211,9 @@ class Settings(BaseSettings):
     def _extensions(cls, value: list[str]) -> list[str]:
         return [v.lower() if v.startswith(".") else f".{v.lower()}" for v in value]
 
-    @field_validator("embedding_model", "reranker_model", "llm_model_path", "templates_dir", "n_threads",
-                     mode="before")
+    @field_validator(
+        "embedding_model", "reranker_model", "llm_model_path", "templates_dir", "n_threads", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value

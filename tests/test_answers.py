@@ -15,7 +15,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ANSWERABLE = [
     ("How many days of annual leave do full-time employees get?", "27 days", "employee_handbook.md", None),
     ("What is the minimum password length?", "14 characters", "it_security_policy.pdf", 1),
-    ("What error code does the VPN show after failed sign-in attempts?", "SEC-4012", "it_security_policy.pdf", 3),
+    (
+        "What error code does the VPN show after failed sign-in attempts?",
+        "SEC-4012",
+        "it_security_policy.pdf",
+        3,
+    ),
     ("How long are backups retained?", "35 days", "it_security_policy.pdf", 4),
     ("Who is the Chief Financial Officer?", "Ingrid Solberg", "company_overview.pptx", 3),
     ("What was the revenue in 2025?", "18.4 million", "company_overview.pptx", 6),
@@ -26,7 +31,12 @@ ANSWERABLE = [
     ("Who approves expenses over £2,000?", "Chief Financial Officer", "expense_policy.xlsx", None),
     ("How many dogs are allowed in the office on a Friday?", "4", "employee_handbook.md", None),
     ("What is the learning budget per year?", "£1,200", "employee_handbook.md", None),
-    ("Within how many hours must critical security patches be installed?", "72 hours", "it_security_policy.pdf", 3),
+    (
+        "Within how many hours must critical security patches be installed?",
+        "72 hours",
+        "it_security_policy.pdf",
+        3,
+    ),
     ("What is the name of the approved password manager?", "KeyVault Teams", "it_security_policy.pdf", 1),
     ("How many parking spaces will the new office have?", "40", "office_move_announcement.eml", None),
 ]
@@ -41,7 +51,9 @@ UNANSWERABLE = [
 ]
 
 
-@pytest.mark.parametrize(("question", "expected", "source", "page"), ANSWERABLE, ids=[q[0][:40] for q in ANSWERABLE])
+@pytest.mark.parametrize(
+    ("question", "expected", "source", "page"), ANSWERABLE, ids=[q[0][:40] for q in ANSWERABLE]
+)
 def test_answers_cite_the_right_file_and_page(
     sample_assistant: Any, question: str, expected: str, source: str | None, page: int | None
 ) -> None:
@@ -59,7 +71,9 @@ def test_answers_cite_the_right_file_and_page(
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)
-def test_unanswerable_questions_are_refused_with_closest_sources(sample_assistant: Any, question: str) -> None:
+def test_unanswerable_questions_are_refused_with_closest_sources(
+    sample_assistant: Any, question: str
+) -> None:
     answer = sample_assistant.ask(question)
     assert answer.refused, (answer.text, answer.raw_output)
     assert answer.text == sample_assistant.settings.refusal_text

@@ -37,6 +37,25 @@ def test_documented_environment_variables_override_the_file(
     assert settings.file_types == [".pdf", ".md"]
 
 
+def test_documented_llm_variables_override_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RAG_LLM_MODE", "openai")
+    monkeypatch.setenv("RAG_LLM_MODEL_PATH", str(tmp_path / "model.gguf"))
+    monkeypatch.setenv("RAG_LLM_BASE_URL", "http://10.0.0.5:8000/v1")
+    monkeypatch.setenv("RAG_LLM_API_KEY", "sk-secret")
+    monkeypatch.setenv("RAG_N_GPU_LAYERS", "-1")
+    monkeypatch.setenv("RAG_TEMPLATE", "cot")
+    monkeypatch.setenv("RAG_TOP_K", "8")
+    settings = load_settings(PROJECT_ROOT / "settings.yaml")
+    assert settings.llm_mode == "openai"
+    assert settings.llm_model_path == tmp_path / "model.gguf"
+    assert settings.llm_base_url == "http://10.0.0.5:8000/v1"
+    assert settings.llm_api_key.get_secret_value() == "sk-secret"
+    assert "sk-secret" not in repr(settings)
+    assert settings.n_gpu_layers == -1
+    assert settings.template == "cot"
+    assert settings.top_k == 8
+
+
 def test_keyword_overrides_beat_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_COLLECTION", "from-env")
     assert load_settings(PROJECT_ROOT / "settings.yaml", collection="from-kwargs").collection == "from-kwargs"

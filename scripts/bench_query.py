@@ -1,0 +1,222 @@
+"""Query benchmark (`make bench-query`): a script that prints figures, not a timed test.
+
+  * retrieval latency p50/p95 (hybrid: query embedding + Chroma + BM25 + fusion, no reranker) at
+    10k and 100k synthetic chunks (random unit vectors, generated text), embedded Chroma on disk
+  * time to first token and tokens/s through ``assistant.stream`` versus raw llama-cpp-python on the
+    same prompts and model, and their ratio
+  * time to first token with and without the prompt-prefix KV cache
+  * peak RSS of a process holding the engine with the bundled model (after one answer)
+
+Usage:
+    python scripts/bench_query.py [--sizes 10000 100000] [--queries 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+from rag import Assistant, load_settings  # noqa: E402
+from rag.keyword import KeywordIndex  # noqa: E402
+from rag.retrieval import Retriever  # noqa: E402
+from rag.schema import Answer, Chunk  # noqa: E402
+from rag.store import ChromaStore  # noqa: E402
+
+QUESTIONS = [
+    "How long are backups retained?",
+    "What is the minimum password length?",
+    "Who is the Chief Financial Officer?",
+    "What is the learning budget per year?",
+    "How many dogs are allowed in the office on a Friday?",
+    "Within how many hours must critical security patches be installed?",
+    "What is the name of the approved password manager?",
+    "How much does the dental plan cost?",
+]
+
+RSS_PROBE = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+from rag import Assistant, load_settings
+assistant = Assistant(load_settings(index_dir=sys.argv[2], collection="sample"))
+assistant.ask("How long are backups retained?")
+print("RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def synthetic_chunks(start: int, count: int, rng: random.Random) -> list[Chunk]:
+    words = [f"w{i}" for i in range(20000)] + ["backup", "laptop", "leave", "expense", "policy", "VPN"]
+    return [
+        Chunk(
+            id=f"syn-{i}",
+            text=" ".join(rng.choices(words, k=60)),
+            source=f"doc{i // 20}.md",
+            file_hash="0",
+            chunk_index=i % 20,
+            title=f"Document {i // 20}",
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def retrieval_latency(sizes: list[int], queries: int, work: Path, assistant: Assistant) -> dict[str, float]:
+    settings = load_settings(ROOT / "settings.yaml", index_dir=work / "syn-index", collection="synthetic")
+    store = ChromaStore(settings.index_dir, settings.collection)
+    rng = random.Random(7)
+    vectors_rng = np.random.default_rng(7)
+    figures: dict[str, float] = {}
+    done = 0
+    for size in sorted(sizes):
+        while done < size:
+            batch = synthetic_chunks(done, min(5000, size - done), rng)
+            vectors = vectors_rng.standard_normal((len(batch), 384)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            store.upsert(batch, vectors)
+            done += len(batch)
+        keyword = KeywordIndex.build(store, settings.index_dir)
+        retriever = Retriever(settings, store, assistant.embedder, keyword)
+        asked = [f"{rng.choice(QUESTIONS)} w{rng.randrange(20000)}" for _ in range(queries)]
+        retriever.search(asked[0], 5)  # warm-up
+        timings = []
+        for question in asked:
+            started = time.perf_counter()
+            retriever.search(question, 5)
+            timings.append((time.perf_counter() - started) * 1000)
+        label = f"{size // 1000}k"
+        figures[f"retrieval_p50_ms_{label}"] = round(percentile(timings, 50), 1)
+        figures[f"retrieval_p95_ms_{label}"] = round(percentile(timings, 95), 1)
+    return figures
+
+
+class Recorder:
+    """Wraps the engine's LLM to record the prompts it sends."""
+
+    def __init__(self, llm: object) -> None:
+        self.llm = llm
+        self.prompts: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.llm, name)
+
+    def complete(self, prompt: str, **options: object):  # type: ignore[no-untyped-def]
+        self.prompts.append(prompt)
+        return self.llm.complete(prompt, **options)  # type: ignore[attr-defined]
+
+
+def raw_stream(model: object, prompt: str, max_tokens: int) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    first = None
+    tokens = 0
+    for chunk in model.create_completion(  # type: ignore[attr-defined]
+        prompt, max_tokens=max_tokens, temperature=0.0, stop=["\n"], stream=True
+    ):
+        if chunk["choices"][0]["text"]:
+            first = first or time.perf_counter()
+            tokens += 1
+    end = time.perf_counter()
+    assert first is not None
+    return first - started, end - first, tokens
+
+
+def generation_figures(assistant: Assistant) -> dict[str, float]:
+    recorder = Recorder(assistant.llm)
+    assistant._llm = recorder  # type: ignore[assignment]
+    model = recorder.llm.model  # type: ignore[attr-defined]
+    assistant.ask(QUESTIONS[-1])  # warm-up: the fixed prefix is now in the KV cache
+    recorder.prompts.clear()
+    engine_ttft, engine_rate, sent = [], [], []
+    for question in QUESTIONS:
+        before = len(recorder.prompts)
+        started = time.perf_counter()
+        first = None
+        pieces = 0
+        answer = None
+        for piece in assistant.stream(question):
+            if isinstance(piece, Answer):
+                answer = piece
+                continue
+            first = first or time.perf_counter()
+            pieces += 1
+        end = time.perf_counter()
+        if first is None or pieces < 2 or answer is None:
+            continue
+        engine_ttft.append(first - started)
+        engine_rate.append((pieces - 1) / (end - first))
+        sent.append(recorder.prompts[before])  # the first prompt is the one streamed
+    raw_ttft, raw_rate = [], []
+    for prompt in sent:  # same order: each prompt finds the previous one's prefix in the cache
+        ttft, generating, tokens = raw_stream(model, prompt, assistant.settings.max_tokens)
+        raw_ttft.append(ttft)
+        raw_rate.append((tokens - 1) / generating if tokens > 1 else 0.0)
+    cold_ttft = []
+    for prompt in sent:
+        model.reset()
+        cold_ttft.append(raw_stream(model, prompt, assistant.settings.max_tokens)[0])
+    median = statistics.median
+    return {
+        "answers_measured": len(sent),
+        "engine_ttft_ms_p50": round(median(engine_ttft) * 1000, 1),
+        "raw_ttft_ms_p50": round(median(raw_ttft) * 1000, 1),
+        "engine_tokens_per_s": round(median(engine_rate), 1),
+        "raw_tokens_per_s": round(median(raw_rate), 1),
+        "tokens_per_s_ratio": round(median(engine_rate) / median(raw_rate), 3),
+        "ttft_ratio_raw_over_engine": round(median(raw_ttft) / median(engine_ttft), 3),
+        "raw_ttft_ms_p50_no_prompt_cache": round(median(cold_ttft) * 1000, 1),
+        "prompt_cache_ttft_speedup": round(median(cold_ttft) / median(raw_ttft), 2),
+        "prompt_tokens_p50": median(recorder.llm.count_tokens(p) for p in sent),  # type: ignore[attr-defined]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--no-rss", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-query-"))
+    try:
+        settings = load_settings(ROOT / "settings.yaml", index_dir=work / "sample-index", collection="sample")
+        assistant = Assistant(settings)
+        assistant.ingest(ROOT / "data" / "sample")
+        figures: dict[str, object] = {
+            "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        }
+        figures.update(generation_figures(assistant))
+        figures.update(retrieval_latency(args.sizes, args.queries, work, assistant))
+        if not args.no_rss:
+            out = subprocess.run(
+                [sys.executable, "-c", RSS_PROBE, str(ROOT), str(settings.index_dir)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            figures["engine_process_peak_rss_mb"] = round(int(out.split("RSS_KB")[-1]) / 1024, 1)
+        width = max(map(len, figures))
+        for name, value in figures.items():
+            print(f"{name:<{width}}  {value}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The public API and CLI through real parts: Assistant.ingest/retrieve/delete keep Chroma and the
+BM25 index in step; `python -m rag ask` and `doctor` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag import Assistant, Filters, IngestReport
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.integration
+
+
+def test_ingest_delete_and_keyword_index_stay_in_step(
+    make_settings: Any, embedder: Any, sample_copy: Path
+) -> None:
+    assistant = Assistant(make_settings(), embedder=embedder)
+    report = assistant.ingest(sample_copy)
+    assert isinstance(report, IngestReport) and len(report.added) == 9 and not report.failed
+    assert assistant.retrieve("SEC-4012", k=1)[0].source == "it_security_policy.pdf"
+
+    assert assistant.delete("it_security_policy.pdf") > 0
+    assert "it_security_policy.pdf" not in assistant.sources()
+    assert all(h.source != "it_security_policy.pdf" for h in assistant.retrieve("SEC-4012 VPN locked", k=10))
+    keyword = assistant.keyword_index()
+    assert keyword is not None
+    assert all(h.source != "it_security_policy.pdf" for h in keyword.search("SEC-4012", 10))
+
+    (sample_copy / "it_security_policy.pdf").unlink()
+    (sample_copy / "faq.md").write_text("# FAQ\n\nThe printer code for floor 3 is PRN-7781.\n")
+    report = assistant.ingest(sample_copy)
+    assert report.added == ["faq.md"] and not report.deleted  # already deleted through the API
+    hits = assistant.retrieve("PRN-7781", k=1)
+    assert hits[0].source == "faq.md" and "keyword_score" in hits[0].metadata
+
+
+def test_filters_restrict_both_retrievers(sample_assistant: Any) -> None:
+    hits = sample_assistant.retrieve("laptop", k=10, filters=Filters(file_types=[".html"]))
+    assert hits and {h.source for h in hits} == {"intranet_it_helpdesk.html"}
+    hits = sample_assistant.retrieve("laptop", k=10, filters=Filters(sources="*.pdf"))
+    assert hits and {h.source for h in hits} == {"it_security_policy.pdf"}
+    assert sample_assistant.retrieve("laptop", filters=Filters(sources="nothing/*")) == []
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_cli_ask_prints_answer_and_sources(sample_assistant: Any) -> None:
+    env = {
+        "RAG_INDEX_DIR": str(sample_assistant.settings.index_dir),
+        "RAG_COLLECTION": "sample",
+        "RAG_TOP_K": "4",
+    }
+    done = run_cli("ask", "How long are backups retained?", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "35 days" in done.stdout and "it_security_policy.pdf, page 4" in done.stdout
+    refused = run_cli("ask", "Who won the 2022 football world cup?", env=env)
+    assert (
+        refused.returncode == 0 and "I don't know" in refused.stdout and "Closest sources" in refused.stdout
+    )
+
+
+@pytest.mark.slow
+def test_cli_ask_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
+    done = run_cli("ask", "anything?", env={"RAG_INDEX_DIR": str(tmp_path / "empty")})
+    assert done.returncode == 1 and "make ingest" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_doctor_makes_cpu_fallback_impossible_to_miss(tmp_path: Path) -> None:
+    done = run_cli("doctor", env={"RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_N_GPU_LAYERS": "-1"})
+    import llama_cpp
+
+    assert "tokens/s" in done.stdout and "GPU layers: requested -1" in done.stdout
+    if llama_cpp.llama_supports_gpu_offload():
+        assert done.returncode == 0 and "runs on: GPU" in done.stdout
+    else:
+        assert done.returncode == 2 and "runs on: CPU" in done.stdout
+        assert "no GPU support" in done.stderr and "make setup GPU=cuda" in done.stderr
+
+
+@pytest.mark.slow
+def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    env = {"RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_LLM_MODEL_PATH": str(tmp_path / "nope.gguf")}
+    done = run_cli("doctor", env=env)
+    assert done.returncode == 1 and "model file not found" in done.stderr and "nope.gguf" in done.stderr

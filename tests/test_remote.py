@@ -1,0 +1,137 @@
+"""The remote path against a real OpenAI-compatible server: `python -m llama_cpp.server` serving the
+bundled GGUF on 127.0.0.1, plus a server that is down and one that answers garbage."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag import Assistant, LLMError
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from rag.llm import bundled_gguf
+
+    gguf = bundled_gguf(Path(__file__).resolve().parent.parent / "data" / "models")
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(gguf),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "2048",
+                "--model_alias",
+                "gemma-270m",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"llama.cpp server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def remote(sample_assistant: Any, **update: Any) -> Assistant:
+    settings = sample_assistant.settings.model_copy(
+        update={"llm_mode": "openai", "llm_model": "gemma-270m", **update}
+    )
+    return Assistant(settings, embedder=sample_assistant.embedder)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "source"),
+    [
+        ("How long are backups retained?", "35 days", "it_security_policy.pdf"),
+        ("Who is the Chief Financial Officer?", "Ingrid Solberg", "company_overview.pptx"),
+        ("What is the learning budget per year?", "£1,200", "employee_handbook.md"),
+    ],
+)
+def test_answers_through_a_real_llama_cpp_server(
+    llama_server: str, sample_assistant: Any, question: str, expected: str, source: str
+) -> None:
+    assistant = remote(sample_assistant, llm_base_url=llama_server)
+    answer = assistant.ask(question)
+    assert assistant.info().mode == "openai"
+    assert not answer.refused, (answer.refusal_reason, answer.raw_output)
+    assert expected in answer.text
+    assert answer.citations[0].source == source and answer.citations[0].supported
+
+
+def test_remote_streaming_and_refusal(llama_server: str, sample_assistant: Any) -> None:
+    assistant = remote(sample_assistant, llm_base_url=llama_server)
+    pieces = list(assistant.stream("Within how many hours must critical security patches be installed?"))
+    assert len(pieces) >= 3 and "72" in pieces[-1].text
+    assert assistant.ask("Who won the 2022 football world cup?").refused
+
+
+def test_server_down_is_a_clear_error_naming_the_url(sample_assistant: Any) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    assistant = remote(sample_assistant, llm_base_url=url, llm_retries=0, llm_timeout=5)
+    with pytest.raises(LLMError) as caught:
+        assistant.ask("How long are backups retained?")
+    assert url in str(caught.value) and "unreachable" in str(caught.value)
+
+
+def test_garbage_reply_is_a_clear_error(sample_assistant: Any) -> None:
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b"<html>this is not an API</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        assistant = remote(sample_assistant, llm_base_url=url, llm_retries=0, llm_timeout=5)
+        with pytest.raises(LLMError) as caught:
+            assistant.ask("How long are backups retained?")
+        assert url in str(caught.value)
+    finally:
+        server.shutdown()
