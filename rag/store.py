@@ -18,6 +18,8 @@ import numpy as np
 
 from rag.schema import Chunk, Hit
 
+PAGE = 5000  # rows per read: Chroma refuses an unbounded get of a large collection
+
 
 class VectorStore(Protocol):
     """Where chunk vectors live. Chunk ids are deterministic, so ``upsert`` is idempotent."""
@@ -104,14 +106,25 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._collection.count())
 
-    def get(self, where: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Ids, documents and metadata of stored chunks (all of them without ``where``)."""
-        return dict(self._collection.get(where=where, include=["documents", "metadatas"]))
+    def get(
+        self, where: dict[str, Any] | None = None, include: Sequence[str] = ("documents", "metadatas")
+    ) -> dict[str, Any]:
+        """Ids, documents and metadata of stored chunks (all of them without ``where``), read in
+        pages: one unbounded get of a large collection fails in Chroma ("too many SQL variables")."""
+        found: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+        offset = 0
+        while True:
+            page = self._collection.get(where=where, include=list(include), limit=PAGE, offset=offset)
+            for name in found:
+                found[name].extend(page[name] or [])
+            if len(page["ids"]) < PAGE:
+                return found
+            offset += PAGE
 
     def sources(self) -> dict[str, int]:
         """Chunk count per source path, read from the stored metadata."""
         counts: dict[str, int] = {}
-        for meta in self._collection.get(include=["metadatas"])["metadatas"] or []:
+        for meta in self.get(include=["metadatas"])["metadatas"]:
             counts[str(meta["source"])] = counts.get(str(meta["source"]), 0) + 1
         return counts
 

@@ -100,3 +100,16 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     env = {"RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_LLM_MODEL_PATH": str(tmp_path / "nope.gguf")}
     done = run_cli("doctor", env=env)
     assert done.returncode == 1 and "model file not found" in done.stderr and "nope.gguf" in done.stderr
+
+
+def test_store_reads_large_collections_in_pages(
+    sample_assistant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.store
+
+    everything = sample_assistant.store.get()
+    monkeypatch.setattr(rag.store, "PAGE", 7)
+    paged = sample_assistant.store.get()
+    assert len(paged["ids"]) == len(everything["ids"]) > 7
+    assert sorted(paged["ids"]) == sorted(everything["ids"])
+    assert sample_assistant.store.sources() == {s: n for s, n in sample_assistant.sources().items()}
