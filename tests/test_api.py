@@ -113,3 +113,24 @@ def test_store_reads_large_collections_in_pages(
     assert len(paged["ids"]) == len(everything["ids"]) > 7
     assert sorted(paged["ids"]) == sorted(everything["ids"])
     assert sample_assistant.store.sources() == {s: n for s, n in sample_assistant.sources().items()}
+
+
+def test_a_configured_cross_encoder_reranks(sample_assistant: Any, tmp_path: Path) -> None:
+    """No cross-encoder ships with the project: one is built locally from the bundled MiniLM weights
+    with an untrained head, which proves the wiring (scores come from the model, order follows them)."""
+    from sentence_transformers import CrossEncoder
+    from transformers.utils import logging as hf_logging
+
+    from rag.embeddings import bundled_model_path
+
+    hf_logging.set_verbosity_error()
+    CrossEncoder(str(bundled_model_path()), local_files_only=True, num_labels=1).save(str(tmp_path / "ce"))
+    settings = sample_assistant.settings.model_copy(update={"reranker_model": str(tmp_path / "ce")})
+    reranked = Assistant(settings, embedder=sample_assistant.embedder).retrieve("backups retained", k=4)
+    scores = [h.metadata["rerank_score"] for h in reranked]
+    assert len(reranked) == 4 and scores == sorted(scores, reverse=True)
+    assert all(h.score == h.metadata["rerank_score"] for h in reranked)
+
+    missing = sample_assistant.settings.model_copy(update={"reranker_model": str(tmp_path / "nope")})
+    with pytest.raises(FileNotFoundError, match="reranker_model"):
+        Assistant(missing, embedder=sample_assistant.embedder).retrieve("backups")
