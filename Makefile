@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup run test test-fast lint format ingest ask doctor bench-ingest bench-query clean-index
+.PHONY: setup browser run test test-fast lint format ingest ask doctor bench-ingest bench-query clean-index
 
 # make setup GPU=cuda (or GPU=metal) rebuilds llama-cpp-python with GPU offload; then set
 # n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`.
@@ -25,13 +25,20 @@ $(VENV)/.llama-%: $(STAMP)
 	CMAKE_ARGS="$(LLAMA_CMAKE_$*)" $(PIP) --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==0.3.36"
 	touch $@
 
-run:
-	@echo "make run (the browser chat) is not built yet: it arrives with the chat UI (issue 4)."
-	@echo "Today: make ingest (index data/sample) and make test."
-	@exit 1
+run: setup
+	$(PY) -m app $(if $(PORT),--port $(PORT))
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+# The browser test drives Debian's chromium (system package, no download by Playwright).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "The browser test needs Chromium: sudo apt-get install chromium chromium-driver"; exit 1; \
+	  fi; }
 
 test-fast: setup
 	$(PY) -m pytest -m unit

@@ -1,1 +1,1 @@
-"""The Streamlit chat (arrives with the chat issue); UI only, it calls the ``rag`` API."""
+"""The Streamlit chat (`make run`); UI only: it calls the ``rag`` API and nothing else."""

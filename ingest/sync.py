@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -139,8 +139,12 @@ def sync_folder(
     reset: bool = False,
     progress: bool = False,
     embedder: Embedder | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestReport:
-    """Bring the collection in line with ``folder`` (default: ``settings.corpus_dir``)."""
+    """Bring the collection in line with ``folder`` (default: ``settings.corpus_dir``).
+
+    ``progress`` draws a terminal progress bar; ``on_progress(done, total, source)`` is called after
+    each file (a UI's progress bar)."""
     quiet_third_parties()
     started = time.perf_counter()
     root = Path(folder or settings.corpus_dir).expanduser().resolve()
@@ -183,7 +187,7 @@ def sync_folder(
             report.deleted.append(source)
         if plan.jobs:
             manifest.set_embedder(embedder_id(settings))
-            _Writer(settings, root, store, manifest, report, embedder).run(plan.jobs, progress)
+            _Writer(settings, root, store, manifest, report, embedder).run(plan.jobs, progress, on_progress)
         refresh_keyword_index(settings, store)
     report.seconds = time.perf_counter() - started
     return report
@@ -288,7 +292,9 @@ class _Writer:
         self.buffer: list[Chunk] = []
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
 
-    def run(self, jobs: list[_Job], progress: bool) -> None:
+    def run(
+        self, jobs: list[_Job], progress: bool, on_progress: Callable[[int, int, str], None] | None = None
+    ) -> None:
         """Parse a window of files (in parallel when worth it), then embed and write its chunks.
 
         Parsing and embedding alternate instead of overlapping: PyTorch already uses every core,
@@ -308,6 +314,8 @@ class _Writer:
                 for job, parsed in zip(window, results, strict=True):
                     self._index(job, parsed)
                     bar.update(1)
+                    if on_progress is not None:
+                        on_progress(bar.n, len(jobs), job.source)
                 bar.set_postfix(chunks=self.report.chunks_written)
             self._write(self.buffer)
             self.buffer = []

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,7 +153,7 @@ class Answerer:
         """The follow-up as a standalone question (itself when there is no history)."""
         turns = _turns(history)[-4:]
         asked = [t["content"] for t in turns if t["role"] == "user"]
-        if not asked:
+        if not asked or not depends_on_history(question):
             return question
         text = self.prompts.render("condense", history=turns, question=question)
         style = STYLES["condense"]
@@ -185,6 +186,22 @@ def _turns(history: Sequence[HistoryTurn]) -> list[dict[str, str]]:
         else:
             turns.append({"role": str(turn.get("role", "user")), "content": str(turn.get("content", ""))})
     return [t for t in turns if t["content"].strip()]
+
+
+DEPENDENT = re.compile(
+    r"^\s*(?:and|or|but|also|so|then|what about|how about)\b"
+    r"|\b(?:it|its|they|them|their|that|this|those|these|he|him|his|she|her|there|same|else|elsewhere|too)\b",
+    re.IGNORECASE,
+)
+
+
+def depends_on_history(question: str) -> bool:
+    """Whether a question leans on the conversation ("And in Rotterdam?", "Who approves it?").
+
+    A question that names its own subject is answered as it is: gluing the previous question to it
+    would pull retrieval back to the old topic.
+    """
+    return bool(DEPENDENT.search(question)) or len(content_words(question)) <= 1
 
 
 def _plausible_rewrite(rewritten: str, question: str, previous: str) -> bool:

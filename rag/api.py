@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,15 @@ class Assistant:
         return self._llm
 
     @property
+    def loaded_llm(self) -> LLM | None:
+        """The LLM if it was loaded or given, else None (asking nothing of it)."""
+        return self._llm
+
+    def use_llm(self, llm: LLM) -> None:
+        """Answer with ``llm`` (one model shared by several assistants)."""
+        self._llm = llm
+
+    @property
     def store(self) -> ChromaStore:
         if self._store is None:
             self._store = ChromaStore(self.settings.index_dir, self.settings.collection)
@@ -109,13 +118,20 @@ class Assistant:
         dry_run: bool = False,
         reset: bool = False,
         progress: bool = False,
+        on_progress: Callable[[int, int, str], None] | None = None,
     ) -> IngestReport:
         """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete."""
         from ingest.sync import sync_folder
 
         with self._lock:
             report = sync_folder(
-                self.settings, folder, dry_run=dry_run, reset=reset, progress=progress, embedder=self.embedder
+                self.settings,
+                folder,
+                dry_run=dry_run,
+                reset=reset,
+                progress=progress,
+                embedder=self.embedder,
+                on_progress=on_progress,
             )
             self._store = None  # --reset drops the collection: reopen it
             return report
@@ -133,10 +149,12 @@ class Assistant:
         *,
         k: int | None = None,
         filters: Filters | None = None,
+        temperature: float | None = None,
     ) -> Answer:
         """A short answer citing file and page, or a refusal listing the closest sources."""
         final = None
-        for piece in self.stream(question, template=template, history=history, k=k, filters=filters):
+        pieces = self.stream(question, template, history, k=k, filters=filters, temperature=temperature)
+        for piece in pieces:
             if isinstance(piece, Answer):
                 final = piece
         assert final is not None
@@ -150,11 +168,15 @@ class Assistant:
         *,
         k: int | None = None,
         filters: Filters | None = None,
+        temperature: float | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces as the model writes them, then the final :class:`Answer` (authoritative:
         its text is the checked one, which can differ from the streamed draft)."""
         with self._lock:
-            answerer = Answerer(self.settings, self.retriever(), self.embedder, self.llm)
+            settings = self.settings
+            if temperature is not None:
+                settings = settings.model_copy(update={"temperature": temperature})
+            answerer = Answerer(settings, self.retriever(), self.embedder, self.llm)
             yield from answerer.stream(question, template=template, history=history, k=k, filters=filters)
 
     def delete(self, source: str) -> int:

@@ -245,3 +245,27 @@ def test_history_falls_back_to_the_previous_question_for_retrieval(make_settings
     engine, _ = answerer(make_settings, ["garbage", "35 days [1]"], BACKUP_HITS, min_evidence=0.0)
     answer = engine.ask("And for how long?", history=[("How long are backups retained?", "35 days [1]")])
     assert answer.standalone_question == "How long are backups retained? And for how long?"
+
+
+def test_a_question_with_its_own_subject_ignores_history(make_settings: Any) -> None:
+    engine, llm = answerer(make_settings, ["35 days [1]"], BACKUP_HITS, min_evidence=0.0)
+    answer = engine.ask("How long are backups retained?", history=[("Who is the CFO?", "Ingrid Solberg [1]")])
+    assert answer.standalone_question == "How long are backups retained?"
+    assert len(llm.prompts) == 1  # no rewrite was asked for
+
+
+@pytest.mark.parametrize(
+    ("question", "dependent"),
+    [
+        ("And elsewhere in the UK?", True),
+        ("Who approves it?", True),
+        ("What about Rotterdam?", True),
+        ("Who is the CTO?", True),
+        ("What is the permit code for visitors?", False),
+        ("How long are backups retained?", False),
+    ],
+)
+def test_follow_ups_are_told_from_new_questions(question: str, dependent: bool) -> None:
+    from rag.answering import depends_on_history
+
+    assert depends_on_history(question) is dependent

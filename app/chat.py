@@ -1,0 +1,240 @@
+"""The chat page: ask questions, read cited answers, manage the documents of a collection.
+
+UI only: everything it does goes through the ``rag`` API (``Assistant``). Run it with ``make run``
+(or ``python -m app``), which also indexes the sample corpus on first start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app.engine import app_settings, assistant_for, attach_llm, collections, corpus_folder
+from app.helpers import UPLOADS, Message, UploadRejected, conversation_markdown, save_upload
+from rag import Answer, Assistant, LLMError, Settings
+from rag.prompts import ContextOverflow
+
+TEMPLATES = {
+    "few_shot": "few-shot (base models)",
+    "plain": "plain (instruct models)",
+    "cot": "chain of thought",
+}
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="Brightdocs: ask your documents", page_icon=":page_facing_up:", layout="wide"
+    )
+    settings = app_settings()
+    state = st.session_state
+    state.setdefault("messages", [])
+    state.setdefault("last_stats", None)
+    state.setdefault("uploader", 0)
+    state.setdefault("notices", [])  # (kind, text) shown once, after the rerun that follows an action
+
+    with st.sidebar:
+        collection = st.selectbox("Collection", collections(settings), key="collection")
+        assistant = assistant_for(settings, collection)
+        template = st.selectbox(
+            "Template",
+            list(TEMPLATES),
+            index=list(TEMPLATES).index(settings.template),
+            format_func=TEMPLATES.__getitem__,
+            key="template",
+        )
+        top_k = st.slider("Top-k chunks", 1, 20, settings.top_k, key="top_k")
+        temperature = st.slider("Temperature", 0.0, 1.5, float(settings.temperature), 0.05, key="temperature")
+        backend_panel(assistant)
+        documents_panel(settings, assistant, collection)
+        conversation_panel(collection)
+
+    st.title("Ask your documents")
+    chunks = assistant.store.count()
+    if chunks == 0:
+        st.info("The index is empty: run `make ingest` or upload files in the sidebar.")
+    else:
+        st.caption(f"Collection **{collection}**: {len(assistant.sources())} documents, {chunks} chunks.")
+    for message in state.messages:
+        with st.chat_message(message.role):
+            if message.answer is None:
+                st.markdown(message.content)
+            else:
+                show_answer(message.answer)
+    question = st.chat_input("Ask a question about your documents", disabled=chunks == 0)
+    if question:
+        ask(settings, assistant, question, template, top_k, temperature)
+
+
+def ask(
+    settings: Settings, assistant: Assistant, question: str, template: str, k: int, temperature: float
+) -> None:
+    state = st.session_state
+    history = [
+        (m.content, n.content)
+        for m, n in zip(state.messages, state.messages[1:], strict=False)
+        if m.role == "user" and n.role == "assistant" and n.answer is not None and not n.answer.refused
+    ]
+    state.messages.append(Message("user", question))
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        draft = st.empty()
+        try:
+            attach_llm(assistant, settings)
+            answer = None
+            text = ""
+            for piece in assistant.stream(question, template, history[-3:], k=k, temperature=temperature):
+                if isinstance(piece, Answer):
+                    answer = piece
+                else:
+                    text += piece
+                    draft.markdown(text + " \u258c")
+        except LLMError as error:
+            draft.empty()
+            st.error(f"The language model is not available: {error}")
+            return
+        except ContextOverflow as error:
+            draft.empty()
+            st.error(f"The question does not fit the model's context window: {error}")
+            return
+        draft.empty()
+        assert answer is not None
+        show_answer(answer)
+    state.messages.append(Message("assistant", answer.text, answer))
+    state.last_stats = (answer.generated_tokens, answer.tokens_per_second, answer.seconds)
+
+
+def show_answer(answer: Answer) -> None:
+    if answer.refused:
+        st.warning(answer.text, icon=":material/help:")
+        st.caption(f"Why: {answer.refusal_reason}")
+    else:
+        st.markdown(answer.text)
+    if not answer.citations:
+        return
+    st.markdown("**Closest sources**" if answer.refused else "**Sources**")
+    chunks = {hit.chunk_id: hit for hit in answer.hits}
+    for citation in answer.citations:
+        flag = "" if citation.supported or answer.refused else " \u26a0 not supported by this passage"
+        st.markdown(f"[{citation.number}] `{citation.location}` \u00b7 score {citation.score:.2f}{flag}")
+        st.markdown(f"> {citation.quote}")
+        hit = chunks.get(citation.chunk_id)
+        if hit is not None:
+            with st.expander(f"Read [{citation.number}] in context"):
+                heading = hit.metadata.get("heading_path") or hit.metadata.get("title") or ""
+                if heading:
+                    st.caption(str(heading))
+                st.text(hit.text)
+
+
+def backend_panel(assistant: Assistant) -> None:
+    with st.expander("Backend", expanded=False):
+        llm = assistant.loaded_llm
+        if llm is None:
+            st.caption("The model loads with the first question.")
+        else:
+            info = llm.info
+            st.markdown(f"**{info.mode}** \u00b7 `{info.model.rsplit('/', 1)[-1]}`")
+            if info.mode == "local":
+                where = "GPU" if info.gpu_layers_offloaded else "CPU"
+                st.markdown(
+                    f"GPU layers offloaded: {info.gpu_layers_offloaded}/{info.model_layers} ({where})"
+                )
+            for warning in info.warnings:
+                st.warning(warning)
+        stats = st.session_state.last_stats
+        if stats:
+            tokens, rate, seconds = stats
+            st.markdown(f"Last answer: {tokens} tokens, {rate:.1f} tokens/s, {seconds:.2f} s")
+
+
+def documents_panel(settings: Settings, assistant: Assistant, collection: str) -> None:
+    st.subheader("Documents")
+    folder = corpus_folder(settings, collection)
+    st.caption(f"Folder: `{folder}`")
+    state = st.session_state
+    for kind, text in state.notices:
+        (st.error if kind == "error" else st.success)(text)
+    state.notices = []
+    files = st.file_uploader(
+        "Add documents",
+        type=[t.lstrip(".") for t in settings.file_types],
+        accept_multiple_files=True,
+        key=f"uploader-{state.uploader}",
+        help=f"Up to {settings.max_file_size_mb:g} MB each; saved under {UPLOADS}/ in the folder.",
+    )
+    if st.button("Add to the index", disabled=not files, key="add"):
+        saved = 0
+        target = settings.model_copy(update={"corpus_dir": folder})
+        for upload in files or []:
+            try:
+                save_upload(target, upload.name, upload.getvalue())
+                saved += 1
+            except UploadRejected as problem:
+                state.notices.append(("error", str(problem)))
+        if saved:
+            sync(assistant, folder)
+        state.uploader += 1  # a fresh, empty uploader
+        st.rerun()
+    if st.button("Re-sync folder", key="resync"):
+        sync(assistant, folder)
+        st.rerun()
+    sources = sorted(assistant.sources())
+    if sources:
+        doomed = st.selectbox("Document", sources, key="doomed")
+        if st.button("Delete from the index", key="delete") and doomed:
+            removed = assistant.delete(doomed)
+            uploaded = folder / doomed
+            if doomed.startswith(f"{UPLOADS}/") and uploaded.is_file():
+                uploaded.unlink()
+                state.notices.append(
+                    ("success", f"Deleted {doomed} ({removed} chunks) and its uploaded file.")
+                )
+            else:
+                kept = (
+                    f"Deleted {doomed} ({removed} chunks); it is still in the folder: a re-sync adds it back."
+                )
+                state.notices.append(("success", kept))
+            st.rerun()
+
+
+def sync(assistant: Assistant, folder: Path) -> None:
+    bar = st.progress(0.0, text="Indexing ...")
+
+    def progress(done: int, total: int, source: str) -> None:
+        bar.progress(done / total, text=f"{source} ({done}/{total})")
+
+    notices = st.session_state.notices
+    try:
+        report = assistant.ingest(folder, on_progress=progress)
+    except Exception as error:  # IngestError and friends: a message, not a traceback
+        notices.append(("error", f"Indexing failed: {error}"))
+        return
+    notices.append(
+        (
+            "success",
+            f"Added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+            f"deleted {len(report.deleted)}, failed {len(report.failed)}.",
+        )
+    )
+    notices.extend(("error", f"{problem.source}: {problem.reason}") for problem in report.failed)
+
+
+def conversation_panel(collection: str) -> None:
+    st.subheader("Conversation")
+    messages = st.session_state.messages
+    if st.button("Clear chat", key="clear", disabled=not messages):
+        st.session_state.messages = []
+        st.rerun()
+    st.download_button(
+        "Download as Markdown",
+        conversation_markdown(messages, title=f"Conversation with the {collection} documents"),
+        file_name="conversation.md",
+        mime="text/markdown",
+        disabled=not messages,
+        key="download",
+    )
+
+
+main()

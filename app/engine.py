@@ -1,0 +1,82 @@
+"""The engine as the chat page holds it: one embedder and one LLM per process, one Assistant per
+collection (Streamlit's ``cache_resource``), all built from settings.
+
+Example::
+
+    settings = app_settings()
+    assistant = assistant_for(settings, "sample")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from rag import Assistant, Settings, load_settings
+from rag.embeddings import Embedder, make_embedder
+from rag.llm import LLM, make_llm
+
+
+def app_settings() -> Settings:
+    """settings.yaml + RAG_* variables, read on every run (cheap) so the page follows them."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Loading the embedding model ...")
+def _embedder(settings_json: str) -> Embedder:
+    return make_embedder(Settings.model_validate_json(settings_json))
+
+
+@st.cache_resource(show_spinner="Loading the language model ...")
+def _llm(settings_json: str) -> LLM:
+    return make_llm(Settings.model_validate_json(settings_json))
+
+
+def shared_embedder(settings: Settings) -> Embedder:
+    return _embedder(settings.model_dump_json())
+
+
+def shared_llm(settings: Settings) -> LLM:
+    return _llm(settings.model_dump_json())
+
+
+@st.cache_resource(show_spinner=False)
+def _assistant(settings_json: str, collection: str) -> Assistant:
+    settings = Settings.model_validate_json(settings_json).model_copy(update={"collection": collection})
+    return Assistant(settings, embedder=shared_embedder(settings))
+
+
+def assistant_for(settings: Settings, collection: str) -> Assistant:
+    """The cached Assistant of ``collection``; its LLM is attached on first question."""
+    return _assistant(settings.model_dump_json(), collection)
+
+
+def attach_llm(assistant: Assistant, settings: Settings) -> LLM:
+    """Load (once per process) and attach the LLM; raises LLMError with a readable message."""
+    llm = shared_llm(settings)
+    assistant.use_llm(llm)
+    return llm
+
+
+def corpus_folder(settings: Settings, collection: str) -> Path:
+    """The folder a collection mirrors: ``corpus_dir`` for the configured one, else one per collection."""
+    if collection == settings.collection:
+        return settings.corpus_dir
+    return settings.index_dir / "corpora" / collection
+
+
+def collections(settings: Settings) -> list[str]:
+    """Collections in the index folder, the configured one first."""
+    names: list[str] = [settings.collection]
+    if (settings.index_dir / "chroma.sqlite3").exists():
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        client: Any = chromadb.PersistentClient(
+            path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        found = sorted(getattr(c, "name", c) for c in client.list_collections())
+        names += [n for n in found if n != settings.collection]
+    return names

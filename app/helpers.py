@@ -1,0 +1,90 @@
+"""Plain functions behind the chat page (no Streamlit here, so they are easy to test).
+
+Example::
+
+    name = safe_filename("../../etc/passwd")        # "passwd"
+    path = save_upload(settings, "Q3 report.pdf", data)
+    markdown = conversation_markdown(messages)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag import Answer, Settings
+
+UPLOADS = "uploads"  # subfolder of the corpus folder where uploaded files are kept
+
+
+class UploadRejected(ValueError):
+    """An uploaded file that is not saved, with the reason to show the user."""
+
+
+@dataclass(slots=True)
+class Message:
+    """One turn of the chat, as kept in the session."""
+
+    role: str  # "user" or "assistant"
+    content: str
+    answer: Answer | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+def safe_filename(name: str) -> str:
+    """A file name with no folders, no traversal, no control or odd characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = unicodedata.normalize("NFKC", base)
+    base = re.sub(r"[^\w.\- ()]+", "_", base).strip(" .")
+    base = re.sub(r"_+", "_", base)
+    if not base or set(base) <= {"_", "."}:
+        raise UploadRejected(f"{name!r}: not a usable file name")
+    return base[:150]
+
+
+def save_upload(settings: Settings, name: str, data: bytes) -> Path:
+    """Store an uploaded file under ``corpus_dir/uploads`` after checking type and size."""
+    clean = safe_filename(name)
+    suffix = Path(clean).suffix.lower()
+    if suffix not in settings.file_types:
+        allowed = ", ".join(settings.file_types)
+        raise UploadRejected(f"{clean}: unsupported file type {suffix or '(none)'} (allowed: {allowed})")
+    if len(data) > settings.max_file_bytes:
+        raise UploadRejected(
+            f"{clean}: {len(data) / 1e6:.1f} MB is over the {settings.max_file_size_mb:g} MB limit"
+        )
+    if not data:
+        raise UploadRejected(f"{clean}: the file is empty")
+    folder = settings.corpus_dir / UPLOADS
+    folder.mkdir(parents=True, exist_ok=True)
+    target = (folder / clean).resolve()
+    if target.parent != folder.resolve():
+        raise UploadRejected(f"{name!r}: not a usable file name")
+    target.write_bytes(data)
+    return target
+
+
+def conversation_markdown(messages: Sequence[Message], title: str = "Conversation") -> str:
+    """The chat with each answer's sources, as Markdown to download."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"# {title}", "", f"_Exported {stamp}_", ""]
+    for message in messages:
+        if message.role == "user":
+            lines += [f"**Question:** {message.content}", ""]
+            continue
+        answer = message.answer
+        lines += [f"**Answer:** {message.content}", ""]
+        if answer is None:
+            continue
+        if answer.refused:
+            lines += [f"_Refused: {answer.refusal_reason}_", ""]
+        if answer.citations:
+            lines.append("Closest sources:" if answer.refused else "Sources:")
+            for citation in answer.citations:
+                lines.append(f"- [{citation.number}] {citation.location}: \u201c{citation.quote}\u201d")
+            lines.append("")
+    return "\n".join(lines)
