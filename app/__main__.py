@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nBrightdocs chat: {url}\n", flush=True)
     os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in overrides.items()})
     command = [
-        sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("chat.py")),
+        sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("main.py")),
         "--server.address", settings.address,
         "--server.port", str(settings.port),
         "--server.headless", "true",

@@ -23,9 +23,6 @@ TEMPLATES = {
 
 
 def main() -> None:
-    st.set_page_config(
-        page_title="Brightdocs: ask your documents", page_icon=":page_facing_up:", layout="wide"
-    )
     settings = app_settings()
     state = st.session_state
     state.setdefault("messages", [])

@@ -3,8 +3,9 @@
 Fusion is weighted, not plain reciprocal rank fusion: each list's scores are min-max normalised
 over its candidates and combined as ``dense_weight * dense + (1 - dense_weight) * keyword``. With a
 weak keyword list, plain RRF gives it as much say as the dense one and scored below dense alone on
-public retrieval sets; the weight keeps the stronger list in charge while exact-token matches
-(error codes, product names, flags) still lift the chunks that contain them.
+public retrieval sets; the weight (0.8 by default, chosen on the two eval sets of ``rag.eval``)
+keeps the stronger list in charge while exact-token matches (error codes, product names, flags)
+still lift the chunks that contain them.
 
 Example::
 

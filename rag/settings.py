@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(
         Path("data/index"), description="Folder of the persistent Chroma index and the sync manifest."
     )
+    reports_dir: Path = Field(
+        Path("reports"), description="Folder where `make eval` writes its reports (git-ignored)."
+    )
     models_dir: Path = Field(
         Path("data/models"), description="Folder for model files made locally (GGUF, ONNX exports)."
     )
@@ -120,7 +123,7 @@ class Settings(BaseSettings):
         "reciprocal rank fusion (measured worse than dense alone on public sets).",
     )
     dense_weight: float = Field(
-        0.7, ge=0.0, le=1.0, description="Weight of the dense list in weighted fusion (keyword: 1 - this)."
+        0.8, ge=0.0, le=1.0, description="Weight of the dense list in weighted fusion (keyword: 1 - this)."
     )
     candidates: int = Field(
         30, ge=1, description="Candidates fetched from each retriever before fusion and reranking."
@@ -283,7 +286,14 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     base = yaml_file.parent if yaml_file else Path.cwd()
     updates = {
         name: (base / value).resolve()
-        for name in ("corpus_dir", "index_dir", "models_dir", "llm_model_path", "templates_dir")
+        for name in (
+            "corpus_dir",
+            "index_dir",
+            "models_dir",
+            "reports_dir",
+            "llm_model_path",
+            "templates_dir",
+        )
         if (value := getattr(settings, name)) is not None and not value.is_absolute()
     }
     return settings.model_copy(update=updates)

@@ -14,6 +14,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -191,6 +192,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--no-rss", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-query-"))
@@ -214,6 +216,8 @@ def main() -> None:
         width = max(map(len, figures))
         for name, value in figures.items():
             print(f"{name:<{width}}  {value}")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
