@@ -131,3 +131,29 @@ def test_retrieval_finds_exact_tokens_by_keyword(sample_assistant: Any) -> None:
     hits = sample_assistant.retrieve("SEC-4012", k=3)
     assert hits[0].source == "it_security_policy.pdf" and hits[0].page == 3
     assert "keyword_score" in hits[0].metadata
+
+
+def test_chat_api_path_is_used_when_asked(sample_settings: Any, sample_assistant: Any) -> None:
+    """Instruct models get plain/cot through the chat template in the GGUF (llm_chat: chat forces it
+    here; the bundled base model has no template, so llama-cpp-python falls back to its default)."""
+    from rag import Assistant
+
+    calls: list[str] = []
+    llm = sample_assistant.llm
+    original = llm.chat
+
+    def spy(messages: Any, **options: Any) -> Any:
+        calls.append(messages[-1]["content"])
+        return original(messages, **options)
+
+    chatty = Assistant(
+        sample_settings.model_copy(update={"llm_chat": "chat"}), embedder=sample_assistant.embedder
+    )
+    chatty.use_llm(llm)
+    llm.chat = spy
+    try:
+        answer = chatty.ask("How long are backups retained?", template="plain")
+    finally:
+        llm.chat = original
+    assert calls and "Question: How long are backups retained?" in calls[0]
+    assert answer.template == "plain" and answer.text

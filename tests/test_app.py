@@ -160,3 +160,29 @@ def test_missing_model_file_is_a_message(
     app.chat_input[0].set_value("How long are backups retained?").run()
     assert not app.exception
     assert any("model file not found" in e.value for e in app.error)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_resync_and_delete_from_the_sidebar(
+    monkeypatch: pytest.MonkeyPatch, make_settings: Any, embedder: Any, sample_copy: Path, tmp_path: Path
+) -> None:
+    from rag import Assistant
+
+    index = tmp_path / "app-index"
+    Assistant(make_settings(index_dir=index, collection="sample"), embedder=embedder).ingest(sample_copy)
+    (sample_copy / "uploads").mkdir()
+    (sample_copy / "uploads" / "faq.md").write_text("# FAQ\n\nThe printer code for floor 3 is PRN-7781.\n")
+    app = page(monkeypatch, index, RAG_CORPUS_DIR=str(sample_copy))
+    app.sidebar.button(key="resync").click().run()
+    assert not app.exception, app.exception
+    assert any("Added 1, updated 0, unchanged 9" in s.value for s in app.sidebar.success)
+    assert "10 documents" in app.caption[0].value
+
+    app.sidebar.selectbox(key="doomed").set_value("uploads/faq.md").run()
+    app.sidebar.button(key="delete").click().run()
+    assert any(
+        "Deleted uploads/faq.md" in s.value and "uploaded file" in s.value for s in app.sidebar.success
+    )
+    assert not (sample_copy / "uploads" / "faq.md").exists()
+    assert "9 documents" in app.caption[0].value
