@@ -60,15 +60,16 @@ def ask_question(
         return 1
     answer: Answer | None = None
     streamed = False
+    live = stream and sys.stdout.isatty()  # a draft is shown live, then replaced by the checked answer
     for piece in assistant.stream(question, template=template, k=k):
         if isinstance(piece, Answer):
             answer = piece
-        elif stream:
+        elif live:
             print(piece, end="", flush=True)
             streamed = True
     assert answer is not None
     if streamed:
-        print("\r\033[K", end="") if sys.stdout.isatty() else print()
+        print("\r\033[K", end="")
     print(answer.text)
     if answer.refused:
         print(f"(refused: {answer.refusal_reason})")
