@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +59,7 @@ class Answerer:
         self.prompts = PromptBuilder(settings, llm.count_tokens)
 
     def ask(self, question: str, **options: Any) -> Answer:
-        final = None
-        for piece in self.stream(question, **options):
-            if isinstance(piece, Answer):
-                final = piece
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, **options))
 
     def stream(
         self,
@@ -175,6 +170,17 @@ class Answerer:
         answer.citations = [to_citation(p, supported=False) for p in passages[:3]]
         answer.seconds = time.perf_counter() - started
         return answer
+
+
+def final_answer(pieces: Iterable[str | Answer]) -> Answer:
+    """Run a stream to its end and return the :class:`Answer` it finishes with."""
+    final = None
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            final = piece
+    if final is None:
+        raise RuntimeError("the answer stream ended without an Answer")
+    return final
 
 
 def _turns(history: Sequence[HistoryTurn]) -> list[dict[str, str]]:

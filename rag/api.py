@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answering import Answerer, HistoryTurn
+from rag.answering import Answerer, HistoryTurn, final_answer
 from rag.embeddings import Embedder, make_embedder
 from rag.keyword import KeywordIndex, read_stamp
 from rag.llm import LLM, BackendInfo, make_llm
@@ -152,13 +152,8 @@ class Assistant:
         temperature: float | None = None,
     ) -> Answer:
         """A short answer citing file and page, or a refusal listing the closest sources."""
-        final = None
         pieces = self.stream(question, template, history, k=k, filters=filters, temperature=temperature)
-        for piece in pieces:
-            if isinstance(piece, Answer):
-                final = piece
-        assert final is not None
-        return final
+        return final_answer(pieces)
 
     def stream(
         self,
