@@ -54,13 +54,18 @@ class Chunker:
         self, tokenizer: Any, max_tokens: int, chunk_size: int, chunk_overlap: int, id_salt: str = ""
     ) -> None:
         self.tokenizer = tokenizer
+        self.count = TokenCounter(tokenizer)
         self.id_salt = id_salt
         self.max_tokens = max_tokens
         self.chunk_size = min(chunk_size, max_tokens)
         self.chunk_overlap = min(chunk_overlap, self.chunk_size // 2)
         self._splitters: dict[int, Any] = {}
+        self._paths: dict[tuple[str, ...], str] = {}  # heading names -> (cut) heading path
+        self._budgets: dict[tuple[str, str], int] = {}  # (title, heading path) -> body budget
 
     def chunk(self, document: ParsedDocument, source: str, file_hash: str, file_type: str) -> list[Chunk]:
+        self._paths.clear()  # per-document caches: memory stays flat over a large corpus
+        self._budgets.clear()
         builder = _Builder(self, document.title)
         for block in document.blocks:
             if block.page != builder.state.page:
@@ -97,21 +102,26 @@ class Chunker:
 
     def tokens(self, text: str) -> int:
         """Word pieces of ``text`` without the special tokens."""
-        return count_tokens(self.tokenizer, text) - 2
+        return self.count(text) - 2
 
     def body_budget(self, state: _Section, title: str) -> int:
-        context = self._context(title, self.heading_path(state, title))
-        return max(16, min(self.chunk_size, self.max_tokens - count_tokens(self.tokenizer, context)))
+        key = (title, self.heading_path(state, title))
+        if key not in self._budgets:  # a section's blocks share it: count its context once
+            context = self._context(*key)
+            self._budgets[key] = max(16, min(self.chunk_size, self.max_tokens - self.count(context)))
+        return self._budgets[key]
 
     def heading_path(self, state: _Section, title: str) -> str:
-        names = [text for _, text in state.headings]
+        names = tuple(text for _, text in state.headings)
         if names and names[0] == title:
             names = names[1:]
-        path = " > ".join(names)
-        ids = self.tokenizer(path, add_special_tokens=False, return_offsets_mapping=True)
-        if len(ids["input_ids"]) > MAX_CONTEXT_TOKENS:
-            path = path[: ids["offset_mapping"][MAX_CONTEXT_TOKENS - 1][1]]
-        return path
+        if names not in self._paths:
+            path = " > ".join(names)
+            ids = self.tokenizer(path, add_special_tokens=False, return_offsets_mapping=True)
+            if len(ids["input_ids"]) > MAX_CONTEXT_TOKENS:
+                path = path[: ids["offset_mapping"][MAX_CONTEXT_TOKENS - 1][1]]
+            self._paths[names] = path
+        return self._paths[names]
 
     # --- fitting -----------------------------------------------------------------------------------
 
@@ -135,9 +145,9 @@ class Chunker:
         """The guarantee: cut ``text`` until each part's embedded text fits ``max_tokens``."""
         context = self._context(title, heading_path)
         prefix = f"{context}\n" if context else ""
-        if count_tokens(self.tokenizer, prefix + text) <= self.max_tokens:
+        if self.count(prefix + text) <= self.max_tokens:
             return [text]
-        room = self.max_tokens - count_tokens(self.tokenizer, prefix) - 2
+        room = self.max_tokens - self.count(prefix) - 2
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets = encoded["offset_mapping"]
         parts = []
@@ -147,11 +157,40 @@ class Chunker:
             if part:
                 parts.extend(
                     self._fit(part, title, heading_path)
-                    if len(window) < len(offsets)
-                    and count_tokens(self.tokenizer, prefix + part) > self.max_tokens
+                    if len(window) < len(offsets) and self.count(prefix + part) > self.max_tokens
                     else [part]
                 )
         return parts
+
+
+class TokenCounter:
+    """Counts word pieces as :func:`rag.embeddings.count_tokens` does, about twice as fast.
+
+    A fast (Rust) tokenizer is cloned once with truncation and padding off, so counts never
+    depend on what the embedder last asked the shared tokenizer for; other tokenizers go through
+    the Hugging Face call.
+
+    Example::
+
+        count = TokenCounter(embedder.tokenizer)
+        assert count("hello world") == count_tokens(embedder.tokenizer, "hello world")
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._own = None
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            self._own = Tokenizer.from_str(backend.to_str())
+            self._own.no_truncation()
+            self._own.no_padding()
+
+    def __call__(self, text: str) -> int:
+        if self._own is None:
+            return count_tokens(self.tokenizer, text)
+        return len(self._own.encode(text, add_special_tokens=True).ids)
 
 
 class _Builder:

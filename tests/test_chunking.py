@@ -149,3 +149,15 @@ def test_no_chunk_can_exceed_the_embedder_limit(
     for block in blocks:
         for word in (block.text if not block.rows else " ".join(map(" ".join, block.rows))).split()[:5]:
             assert word[:20] in everything or not word.strip()
+
+
+def test_the_fast_counter_counts_as_the_tokenizer_does(tokenizer: Any) -> None:
+    """Even after the shared tokenizer was last used with truncation on (as the embedder does)."""
+    from ingest.chunking import TokenCounter
+
+    count = TokenCounter(tokenizer)
+    tokenizer(["word " * 400], truncation=True, max_length=MAX, padding=True)  # what encode() does
+    texts = ["", "hello", "Über-straße №5 — naïve café 😀", "SEC-4012 --prompt-cache", "word " * 400]
+    counts = [count(text) for text in texts]
+    assert counts == [count_tokens(tokenizer, text) for text in texts]
+    assert counts[-1] > MAX  # not truncated
