@@ -18,7 +18,6 @@ import contextlib
 import importlib
 import io
 import os
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ingest.checks import UnusableFile
+from ingest.heuristics import narrative_check_trimmed
 from rag.settings import Settings
 
 BlockKind = Literal["title", "text", "table"]
@@ -79,11 +79,11 @@ def parse_file(path: Path, settings: Settings) -> ParsedDocument:
         )
     elif suffix in TEXT_TYPES:
         text = _decode_text(path, warnings)
-        with _narrative_check_skipped(suffix):
+        with narrative_check_trimmed(suffix):
             elements = _partition_text_type(suffix, text, settings.languages)
         document = _from_elements(elements, suffix, path)
     elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
-        with _narrative_check_skipped(suffix):
+        with narrative_check_trimmed(suffix):
             elements = _partition_binary(suffix, path, settings.languages)
         document = _from_elements(elements, suffix, path)
     else:
@@ -92,6 +92,22 @@ def parse_file(path: Path, settings: Settings) -> ParsedDocument:
     if not any(block.text.strip() for block in document.blocks):
         raise UnusableFile("no text found in the document")
     return document
+
+
+def warm_up_parsers(suffixes: list[str]) -> None:
+    """Import the parsers ``suffixes`` need (and the spaCy model where it is still used), so a
+    parse worker does it once while the index opens rather than inside its first file."""
+    quiet_third_parties()
+    for suffix in suffixes:
+        if suffix == ".pdf":
+            importlib.import_module("pdfminer.high_level")
+            importlib.import_module("pypdf")
+        elif suffix in PARTITIONERS:
+            _partitioner(suffix)
+    if set(suffixes) & NLP_USERS:
+        from unstructured.nlp.tokenize import sent_tokenize
+
+        sent_tokenize("Loads the model. Once per process.")
 
 
 # --- text encodings --------------------------------------------------------------------------
@@ -141,44 +157,7 @@ def _partitioner(suffix: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(f"unstructured.partition.{name}"), f"partition_{name}")
 
 
-# unstructured labels each paragraph that no tag or style classifies NarrativeText or Text by running
-# spaCy over it (a statistical sentence split and part-of-speech pass: ~60% of HTML/Markdown parse
-# time). Where that decision only picks between the two labels, and the chunker reads both as body
-# text, it is skipped: HTML (Markdown and e-mail HTML bodies go through the same parser) and DOCX.
-# Plain text, PPTX and XLSX keep it: there a paragraph that is not narrative may become a Title.
-NARRATIVE_CHECK_UNUSED = {  # module whose is_possible_narrative_text only picks a body-text label
-    "unstructured.partition.html.parser": {".html", ".htm", ".md", ".eml"},
-    "unstructured.partition.docx": {".docx"},
-}
-_skip_lock = threading.Lock()
-_skip_depth: dict[str, int] = {}
-_skip_saved: dict[str, Any] = {}
-
-
-def _never_narrative(*_args: Any, **_kwargs: Any) -> bool:
-    return False
-
-
-@contextlib.contextmanager
-def _narrative_check_skipped(suffix: str) -> Any:
-    """While partitioning ``suffix``, make unstructured's unused NarrativeText check answer no."""
-    modules = [name for name, suffixes in NARRATIVE_CHECK_UNUSED.items() if suffix in suffixes]
-    with _skip_lock:  # nesting-safe across threads: the first in patches, the last out restores
-        for name in modules:
-            module: Any = importlib.import_module(name)
-            if _skip_depth.get(name, 0) == 0:
-                _skip_saved[name] = module.is_possible_narrative_text
-                module.is_possible_narrative_text = _never_narrative
-            _skip_depth[name] = _skip_depth.get(name, 0) + 1
-    try:
-        yield
-    finally:
-        with _skip_lock:
-            for name in modules:
-                _skip_depth[name] -= 1
-                if _skip_depth[name] == 0:
-                    restored: Any = importlib.import_module(name)
-                    restored.is_possible_narrative_text = _skip_saved.pop(name)
+NLP_USERS = {".txt", ".pptx", ".xlsx", ".eml"}  # suffixes whose parse may still run spaCy
 
 
 def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[Any]:

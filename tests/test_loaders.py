@@ -96,32 +96,39 @@ def test_an_email_without_subject_or_date_still_parses(settings: Any, tmp_path: 
     assert "From: Sam <sam@example.com>" in text and "Subject:" not in text and "lift is out of order" in text
 
 
-def test_skipping_the_unused_narrative_check_changes_no_block(
+def test_trimming_the_narrative_check_changes_no_block(
     settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """HTML, Markdown, DOCX and e-mail parse to the same blocks with unstructured's spaCy
-    NarrativeText check skipped (the speed-up) as with it run (the library's default)."""
+    """Every format parses to the same blocks with unstructured's spaCy NarrativeText check
+    trimmed (ingest.heuristics, the speed-up) as with it run everywhere (the library's default)."""
     import sys
 
-    import ingest.loaders as loaders
+    import ingest.heuristics as heuristics
 
     sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
     from synthetic_corpus import generate
 
     generate(tmp_path, 24, 4)
-    paths = [p for p in sorted(SAMPLE.iterdir()) if p.suffix in {".md", ".html", ".docx", ".eml"}]
-    paths += [p for p in sorted(tmp_path.rglob("*")) if p.suffix in {".md", ".html", ".docx"}]
-    assert {p.suffix for p in paths} == {".md", ".html", ".docx", ".eml"}
-    for name in loaders.NARRATIVE_CHECK_UNUSED:  # the patched names exist in this unstructured
+    (tmp_path / "notes.txt").write_text(  # short lines: titles or not, decided by the real check
+        "Quarterly Review\n\nThe review is due on 3 March.\n\nBudget Owners\n\n"
+        "Maria Keller approves every request above 5,000 EUR before the quarter closes, "
+        "and the finance team files it.\n\nSHORT NOTICE.\n"
+    )
+    paths = [p for p in sorted(SAMPLE.iterdir()) if p.suffix != ".pdf"]
+    paths += [p for p in sorted(tmp_path.rglob("*")) if p.is_file() and p.suffix != ".pdf"]
+    reached = {suffix for _, suffixes in heuristics.TRIMMED.values() for suffix in suffixes}
+    assert reached - {".htm"} <= {p.suffix for p in paths}
+    for name in heuristics.TRIMMED:  # the patched names exist in this unstructured
         assert callable(__import__(name, fromlist=["x"]).is_possible_narrative_text), name
 
     def blocks(path: Path) -> list[tuple[str, str, int | None, int]]:
         return [(b.kind, b.text, b.page, b.depth) for b in parse_file(path, settings).blocks]
 
-    fast = {p: blocks(p) for p in paths}
-    monkeypatch.setattr(loaders, "NARRATIVE_CHECK_UNUSED", {})
+    trimmed = {p: blocks(p) for p in paths}
+    monkeypatch.setattr(heuristics, "TRIMMED", {})
     for path in paths:
-        assert blocks(path) == fast[path], path.name
-    from unstructured.partition.html import parser
+        assert blocks(path) == trimmed[path], path.name
+    assert any(kind == "title" for kind, *_ in trimmed[tmp_path / "notes.txt"])
+    from unstructured.partition import text
 
-    assert parser.is_possible_narrative_text is not loaders._never_narrative  # restored after use
+    assert text.is_possible_narrative_text.__module__ == "unstructured.partition.text_type"  # restored

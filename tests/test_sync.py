@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import ingest.sync as sync_module
+import ingest.writer as writer_module
 from ingest import IngestError, sync_folder
 from rag.embeddings import count_tokens
 from rag.schema import embed_text
@@ -72,8 +73,9 @@ def test_unchanged_files_are_not_parsed_again(
     settings = make_settings()
     sync_folder(settings, sample_copy, embedder=embedder)
     calls: list[Path] = []
-    real_parse = sync_module.parse_file
-    monkeypatch.setattr(sync_module, "parse_file", lambda p, s: calls.append(p) or real_parse(p, s))
+    real_parse = writer_module.parse_file
+    monkeypatch.setattr(writer_module, "MIN_FILES_FOR_POOL", 10_000)  # a parse would happen here
+    monkeypatch.setattr(writer_module, "parse_file", lambda p, s: calls.append(p) or real_parse(p, s))
     report = sync_folder(settings, sample_copy, embedder=embedder)
     assert len(report.unchanged) == SAMPLE_FILES and report.chunks_written == 0 and calls == []
 
@@ -168,10 +170,57 @@ def test_parse_workers_and_in_process_parsing_agree(
 ) -> None:
     pooled = make_settings(collection="pooled")
     sync_folder(pooled, sample_copy, embedder=embedder)  # 9 files: forked parse workers
-    monkeypatch.setattr(sync_module, "MIN_FILES_FOR_POOL", 10_000)
+    monkeypatch.setattr(writer_module, "MIN_FILES_FOR_POOL", 10_000)
     inline = make_settings(collection="inline")
     sync_folder(inline, sample_copy, embedder=embedder)
     a, b = stored(pooled), stored(inline)
+    assert sorted(zip(a["ids"], a["documents"], strict=True)) == sorted(
+        zip(b["ids"], b["documents"], strict=True)
+    )
+
+
+def test_many_windows_with_failures_and_updates_agree_with_inline_parsing(
+    make_settings: Any, tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several parse windows (workers parse one while the previous one is written), small write
+    batches, a broken file in the middle, then an update: same index as parsing in-process."""
+    import sys
+
+    from rag.settings import PROJECT_ROOT
+
+    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+    from synthetic_corpus import generate
+
+    corpus = tmp_path / "corpus"
+    generate(corpus, writer_module.PARSE_WINDOW * 2 + 5, 2)
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    monkeypatch.setattr(writer_module, "WRITE_CHUNKS", 8)  # several writes per window
+    files = sum(1 for p in corpus.rglob("*") if p.is_file())
+
+    def sync(name: str) -> Any:
+        pool_minimum = writer_module.MIN_FILES_FOR_POOL if name == "pooled" else 10_000
+        with monkeypatch.context() as patch:
+            patch.setattr(writer_module, "MIN_FILES_FOR_POOL", pool_minimum)
+            return sync_folder(
+                make_settings(collection=name, embedding_batch_size=8), corpus, embedder=embedder
+            )
+
+    for name in ("pooled", "inline"):
+        first = sync(name)
+        assert [f.source for f in first.failed] == ["broken.pdf"]
+        assert len(first.added) == files - 1
+        assert first.chunks_written == len(stored(make_settings(collection=name))["ids"])
+    changed = sorted(p for p in corpus.rglob("*.md"))[:10]
+    for path in changed:
+        path.write_text(path.read_text() + "\n\nAddendum: the policy owner is Dana Whitfield.\n")
+    reports = {}
+    for name in ("pooled", "inline"):
+        again = sync(name)
+        assert len(again.updated) == len(changed) and again.chunks_deleted > 0
+        settings = make_settings(collection=name)
+        assert_consistent(settings, corpus)
+        reports[name] = stored(settings)
+    a, b = reports["pooled"], reports["inline"]
     assert sorted(zip(a["ids"], a["documents"], strict=True)) == sorted(
         zip(b["ids"], b["documents"], strict=True)
     )

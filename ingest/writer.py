@@ -1,0 +1,279 @@
+"""Parse, chunk, embed and write the files of a sync plan, with every core kept busy.
+
+The schedule on a small machine (measured on 2 cores, see README): files are parsed a window at
+a time in worker processes, then their chunks are embedded in the main process, which uses every
+core for PyTorch. The two must not overlap (PyTorch's threads spin-wait for each other, and a
+competing process slows it down threefold), but Chroma's writes are single-threaded, so the
+window's embedded batches are written while the workers parse the next window. Parsers are
+imported once, before the workers are forked, and the keyword index's library while they parse.
+
+Example::
+
+    writer = Writer(settings, root, manifest, report, jobs)   # forks and warms the parse workers
+    writer.run(store)                                          # parse, embed, write; report filled
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.checks import UnusableFile, check_file
+from ingest.chunking import Chunker
+from ingest.loaders import parse_file, warm_up_parsers
+from ingest.manifest import Manifest
+from rag.embeddings import Embedder, make_embedder
+from rag.schema import Chunk, FileProblem, IngestReport
+from rag.settings import Settings
+from rag.store import ChromaStore
+
+WRITE_CHUNKS = 256  # chunks buffered (across files) before they are embedded and written
+PARSE_WINDOW = 16  # files parsed (in parallel) before their chunks are embedded
+MIN_FILES_FOR_POOL = 8  # for fewer files, starting parse workers costs more than it saves
+MAX_PARSE_WORKERS = 4
+KEYWORD_MODULE = "llama_index.retrievers.bm25"  # imported ahead, while the workers parse
+
+
+@dataclass(slots=True)
+class Job:
+    """One file to (re)index."""
+
+    path: Path
+    source: str
+    file_hash: str
+    change: str  # "added" or "updated"
+
+
+@dataclass(slots=True)
+class Parsed:
+    chunks: list[Chunk] | None
+    failure: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Pending:
+    job: Job
+    ids: set[str]
+    remaining: int
+
+
+class Writer:
+    """Indexes a plan's files into a store, batching chunks across files.
+
+    Crash safety: a file is marked pending in the manifest before any of its chunks is written and
+    done only once all are; an updated file's old chunks are deleted after that, so a run killed at
+    any point re-runs into no duplicates and no orphans.
+
+    Example::
+
+        writer = Writer(settings, Path("data/sample"), manifest, report, plan.jobs)
+        try:
+            writer.run(ChromaStore(settings.index_dir, settings.collection))
+        finally:
+            writer.close()
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        root: Path,
+        manifest: Manifest,
+        report: IngestReport,
+        jobs: list[Job],
+        embedder: Embedder | None = None,
+        pipeline: str = "",
+    ) -> None:
+        self.settings = settings
+        self.root = root
+        self.manifest = manifest
+        self.report = report
+        self.jobs = jobs
+        self.embedder = embedder or make_embedder(settings)
+        self.pipeline = pipeline
+        self.chunker = Chunker(
+            self.embedder.tokenizer,
+            self.embedder.max_tokens,
+            settings.chunk_size,
+            settings.chunk_overlap,
+            id_salt=pipeline,
+        )
+        self.pending: dict[str, _Pending] = {}
+        self.buffer: list[Chunk] = []  # parsed, not yet embedded
+        self.embedded: list[tuple[list[Chunk], Any]] = []  # embedded, not yet written
+        self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
+        self.store: ChromaStore | None = None
+        self._workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
+        self._pool = self._start_pool()
+        self._prefetch: threading.Thread | None = None
+        self._windows = [jobs[start : start + PARSE_WINDOW] for start in range(0, len(jobs), PARSE_WINDOW)]
+        self._parsing = self._dispatch(self._windows[0])  # parsed while the caller opens the index
+
+    def _start_pool(self) -> ProcessPoolExecutor | None:
+        if (
+            len(self.jobs) < MIN_FILES_FOR_POOL
+            or self._workers < 2
+            or "fork" not in mp.get_all_start_methods()
+        ):
+            return None
+        # imported here, once, and inherited by the forked workers (instead of once in each)
+        warm_up_parsers(sorted({job.path.suffix.lower() for job in self.jobs}))
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=mp.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(self.settings, self.root, self.chunker),
+        )
+
+    def run(
+        self,
+        store: ChromaStore,
+        progress: bool = False,
+        on_progress: Callable[[int, int, str], None] | None = None,
+    ) -> None:
+        """Parse the files a window at a time, embed their chunks, write them while the next
+        window parses. ``progress`` draws a terminal bar; ``on_progress(done, total, source)``
+        follows each file."""
+        from tqdm import tqdm
+
+        self.store = store
+        jobs, windows, parsing = self.jobs, self._windows, self._parsing
+        bar = tqdm(total=len(jobs), unit="file", desc="ingest", disable=not progress)
+        try:
+            if self._pool is not None:  # nothing but waiting on the workers here: import meanwhile
+                self._prefetch = threading.Thread(
+                    target=importlib.import_module, args=(KEYWORD_MODULE,), daemon=True
+                )
+                self._prefetch.start()
+            for number in range(len(windows)):
+                for job, parsed in parsing():
+                    self._index(job, parsed)
+                    bar.update(1)
+                    if on_progress is not None:
+                        on_progress(bar.n, len(jobs), job.source)
+                if number + 1 < len(windows):
+                    parsing = self._dispatch(windows[number + 1])
+                self._write_embedded()  # Chroma writes while the workers parse the next window
+                bar.set_postfix(chunks=self.report.chunks_written)
+            self._embed(self.buffer)
+            self.buffer = []
+            self._write_embedded()
+        finally:
+            bar.close()
+
+    def close(self) -> None:
+        """Stop the parse workers."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _dispatch(self, window: list[Job]) -> Callable[[], list[tuple[Job, Parsed]]]:
+        """Start parsing ``window``; the returned call waits for (job, parsed) pairs."""
+        if self._pool is None:
+            return lambda: [(job, parse_job(job, self.settings, self.root, self.chunker)) for job in window]
+        # Each worker gets its whole share at once, largest files dealt first, so it needs nothing
+        # from this process (whose GIL Chroma holds while it writes) until its share is parsed.
+        ordered = sorted(window, key=_size, reverse=True)
+        shares = [ordered[worker :: self._workers] for worker in range(self._workers)]
+        order = [job for share in shares for job in share]
+        results = self._pool.map(_parse_in_worker, order, chunksize=max(1, len(shares[0])))
+        time.sleep(0.01)  # let the pool's feeder threads hand the shares over
+        return lambda: sorted(zip(order, results, strict=True), key=lambda pair: window.index(pair[0]))
+
+    def _index(self, job: Job, parsed: Parsed) -> None:
+        self.report.warnings.extend(FileProblem(job.source, w) for w in parsed.warnings)
+        if parsed.failure is not None or not parsed.chunks:
+            reason = parsed.failure or "no text found in the document"
+            self.report.failed.append(FileProblem(job.source, reason))
+            return
+        chunks = parsed.chunks
+        self.manifest.mark_pending(job.source, job.file_hash, self.pipeline)
+        self.pending[job.source] = _Pending(job, {c.id for c in chunks}, len(chunks))
+        self.buffer.extend(chunks)
+        while len(self.buffer) >= self.flush_size:
+            self._embed(self.buffer[: self.flush_size])
+            del self.buffer[: self.flush_size]
+
+    def _embed(self, chunks: list[Chunk]) -> None:
+        """Embed now (PyTorch takes every core: the workers are idle), write later."""
+        if not chunks:
+            return
+        if self._prefetch is not None:  # no other thread may compete with PyTorch's
+            self._prefetch.join()
+            self._prefetch = None
+        self.embedded.append((chunks, self.embedder.embed([chunk.embed_text for chunk in chunks])))
+
+    def _write_embedded(self) -> None:
+        """Write the embedded batches; then the files they complete are marked done."""
+        assert self.store is not None
+        while self.embedded:
+            chunks, vectors = self.embedded.pop(0)
+            self.store.upsert(chunks, vectors)
+            self.report.chunks_written += len(chunks)
+            for chunk in chunks:
+                pending = self.pending[chunk.source]
+                pending.remaining -= 1
+                if pending.remaining == 0:
+                    self._finish(pending)
+
+    def _finish(self, pending: _Pending) -> None:
+        job = pending.job
+        assert self.store is not None
+        if job.change == "updated":  # an added file had no manifest row, hence no chunks stored
+            self.report.chunks_deleted += self.store.delete_source(job.source, keep_ids=pending.ids)
+        self.manifest.mark_done(job.source, len(pending.ids))
+        (self.report.added if job.change == "added" else self.report.updated).append(job.source)
+        del self.pending[job.source]
+
+
+def _size(job: Job) -> int:
+    try:
+        return job.path.stat().st_size
+    except OSError:
+        return 0  # parse_job reports why
+
+
+def parse_job(job: Job, settings: Settings, root: Path, chunker: Chunker) -> Parsed:
+    """Check, parse and chunk one file; failures come back as reasons, never as exceptions."""
+    try:
+        check_file(job.path, root, settings)
+        document = parse_file(job.path, settings)
+        suffix = job.path.suffix.lower().lstrip(".")
+        chunks = chunker.chunk(document, job.source, job.file_hash, suffix)
+    except UnusableFile as problem:
+        return Parsed(None, problem.reason)
+    except Exception as error:  # a parser bug must not stop the other files
+        return Parsed(None, f"could not be parsed: {type(error).__name__}: {error}")
+    return Parsed(chunks, None, list(document.warnings))
+
+
+_worker_context: list[tuple[Settings, Path, Chunker]] = []  # set once in each parse worker
+
+
+def _init_worker(settings: Settings, root: Path, chunker: Chunker) -> None:
+    _worker_context[:] = [(settings, root, chunker)]
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parse worker must not outlive an ingestion that was killed (kill -9 skips all clean-up)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _parse_in_worker(job: Job) -> Parsed:
+    settings, root, chunker = _worker_context[0]
+    return parse_job(job, settings, root, chunker)
