@@ -112,6 +112,7 @@ class Writer:
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
         self.store: ChromaStore | None = None
         self._workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
+        self._started = mp.get_context("fork").Semaphore(0)  # a worker took its share
         self._pool = self._start_pool()
         self._prefetch: threading.Thread | None = None
         self._windows = [jobs[start : start + PARSE_WINDOW] for start in range(0, len(jobs), PARSE_WINDOW)]
@@ -130,7 +131,7 @@ class Writer:
             self._workers,
             mp_context=mp.get_context("fork"),
             initializer=_init_worker,
-            initargs=(self.settings, self.root, self.chunker),
+            initargs=(self.settings, self.root, self.chunker, self._started),
         )
 
     def run(
@@ -182,11 +183,20 @@ class Writer:
         # Each worker gets its whole share at once, largest files dealt first, so it needs nothing
         # from this process (whose GIL Chroma holds while it writes) until its share is parsed.
         ordered = sorted(window, key=_size, reverse=True)
-        shares = [ordered[worker :: self._workers] for worker in range(self._workers)]
-        order = [job for share in shares for job in share]
-        results = self._pool.map(_parse_in_worker, order, chunksize=max(1, len(shares[0])))
-        time.sleep(0.01)  # let the pool's feeder threads hand the shares over
-        return lambda: sorted(zip(order, results, strict=True), key=lambda pair: window.index(pair[0]))
+        shares = [share for w in range(self._workers) if (share := ordered[w :: self._workers])]
+        futures = [self._pool.submit(_parse_share, share) for share in shares]
+        for _ in shares:  # every share is in a worker's hands before Chroma may take the GIL
+            self._started.acquire(timeout=5)
+
+        def results() -> list[tuple[Job, Parsed]]:
+            pairs = [
+                pair
+                for share, future in zip(shares, futures, strict=True)
+                for pair in zip(share, future.result(), strict=True)
+            ]
+            return sorted(pairs, key=lambda pair: window.index(pair[0]))
+
+        return results
 
     def _index(self, job: Job, parsed: Parsed) -> None:
         self.report.warnings.extend(FileProblem(job.source, w) for w in parsed.warnings)
@@ -255,11 +265,11 @@ def parse_job(job: Job, settings: Settings, root: Path, chunker: Chunker) -> Par
     return Parsed(chunks, None, list(document.warnings))
 
 
-_worker_context: list[tuple[Settings, Path, Chunker]] = []  # set once in each parse worker
+_worker_context: list[tuple[Settings, Path, Chunker, Any]] = []  # set once in each parse worker
 
 
-def _init_worker(settings: Settings, root: Path, chunker: Chunker) -> None:
-    _worker_context[:] = [(settings, root, chunker)]
+def _init_worker(settings: Settings, root: Path, chunker: Chunker, started: Any) -> None:
+    _worker_context[:] = [(settings, root, chunker, started)]
     _exit_with_parent(os.getppid())
 
 
@@ -274,6 +284,7 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _parse_in_worker(job: Job) -> Parsed:
-    settings, root, chunker = _worker_context[0]
-    return parse_job(job, settings, root, chunker)
+def _parse_share(jobs: list[Job]) -> list[Parsed]:
+    settings, root, chunker, started = _worker_context[0]
+    started.release()
+    return [parse_job(job, settings, root, chunker) for job in jobs]

@@ -13,7 +13,7 @@ In one run, on a generated corpus of at least 2,000 chunks:
   * peak RSS of a whole `python -m ingest` process at 1x and 5x the corpus size
 
 Usage:
-    python scripts/bench_ingest.py [--files 170] [--sections 12] [--rounds 3] [--no-rss]
+    python scripts/bench_ingest.py [--files 170] [--sections 12] [--rounds 5] [--no-rss]
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=170)
     parser.add_argument("--sections", type=int, default=12)
-    parser.add_argument("--rounds", type=int, default=3, help="ingest + encode pairs (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="ingest + encode pairs (median)")
     parser.add_argument("--no-rss", action="store_true", help="skip the 1x/5x peak-RSS runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
