@@ -40,6 +40,9 @@ TRIMMED: dict[str, tuple[str, set[str]]] = {  # module -> (how, suffixes whose p
     "unstructured.partition.pptx": (LONG_ONLY, {".pptx"}),
     "unstructured.partition.xlsx": (LONG_ONLY, {".xlsx"}),
 }
+NLP_USERS = {  # suffixes whose parse may still run spaCy (for short paragraphs)
+    suffix for how, suffixes in TRIMMED.values() if how == LONG_ONLY for suffix in suffixes
+}
 _lock = threading.Lock()
 _depth: dict[str, int] = {}
 _saved: dict[str, Callable[..., bool]] = {}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ingest.checks import UnusableFile
-from ingest.heuristics import narrative_check_trimmed
+from ingest.heuristics import NLP_USERS, narrative_check_trimmed
 from rag.settings import Settings
 
 BlockKind = Literal["title", "text", "table"]
@@ -155,9 +155,6 @@ PARTITIONERS = {  # suffix -> unstructured module and function
 def _partitioner(suffix: str) -> Callable[..., Any]:
     name = PARTITIONERS[suffix]
     return getattr(importlib.import_module(f"unstructured.partition.{name}"), f"partition_{name}")
-
-
-NLP_USERS = {".txt", ".pptx", ".xlsx", ".eml"}  # suffixes whose parse may still run spaCy
 
 
 def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[Any]:

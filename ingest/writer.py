@@ -112,7 +112,6 @@ class Writer:
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
         self.store: ChromaStore | None = None
         self._workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
-        self._started = mp.get_context("fork").Semaphore(0)  # a worker took its share
         self._pool = self._start_pool()
         self._prefetch: threading.Thread | None = None
         self._windows = [jobs[start : start + PARSE_WINDOW] for start in range(0, len(jobs), PARSE_WINDOW)]
@@ -127,6 +126,7 @@ class Writer:
             return None
         # imported here, once, and inherited by the forked workers (instead of once in each)
         warm_up_parsers(sorted({job.path.suffix.lower() for job in self.jobs}))
+        self._started = mp.get_context("fork").Semaphore(0)  # a worker took its share
         return ProcessPoolExecutor(
             self._workers,
             mp_context=mp.get_context("fork"),

@@ -81,32 +81,28 @@ print("RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 """
 
 
-def peak_rss_mb(corpus: Path, index: Path) -> tuple[float, float]:
-    """Peak RSS of the ingest process and of its largest parse worker, in MB."""
-    env = {**os.environ, "RAG_INDEX_DIR": str(index), "RAG_COLLECTION": "bench-rss", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", RSS_PROBE, str(corpus)],
-        env=env,
+def run_python(code: str, *args: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter (the project on its path); its standard output."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+
+
+def peak_rss_mb(corpus: Path, index: Path) -> tuple[float, float]:
+    """Peak RSS of the ingest process and of its largest parse worker, in MB."""
+    out = run_python(RSS_PROBE, str(corpus), RAG_INDEX_DIR=str(index), RAG_COLLECTION="bench-rss")
     main, worker = out.split("RSS_KB")[-1].split()
     return int(main) / 1024, int(worker) / 1024
 
 
 def one_round(corpus: Path, index: Path, collection: str) -> dict[str, float]:
     """A timed ingest and a timed raw encode of its chunks, in a fresh process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", ROUND, str(ROOT), str(corpus), str(index), collection],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = run_python(ROUND, str(ROOT), str(corpus), str(index), collection)
     figures: dict[str, float] = json.loads(out.split("ROUND", 1)[1])
     return figures
 
