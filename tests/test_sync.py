@@ -192,7 +192,7 @@ def test_many_windows_with_failures_and_updates_agree_with_inline_parsing(
     from synthetic_corpus import generate
 
     corpus = tmp_path / "corpus"
-    generate(corpus, writer_module.PARSE_WINDOW * 2 + 5, 2)
+    generate(corpus, writer_module.FIRST_WINDOW + writer_module.PARSE_WINDOW + 5, 2)
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     monkeypatch.setattr(writer_module, "WRITE_CHUNKS", 8)  # several writes per window
     files = sum(1 for p in corpus.rglob("*") if p.is_file())
@@ -224,3 +224,35 @@ def test_many_windows_with_failures_and_updates_agree_with_inline_parsing(
     assert sorted(zip(a["ids"], a["documents"], strict=True)) == sorted(
         zip(b["ids"], b["documents"], strict=True)
     )
+
+
+def test_chunk_text_lives_in_the_metadata_and_older_indexes_read_the_same(
+    make_settings: Any, sample_copy: Path, embedder: Any
+) -> None:
+    """Text is no longer written as a Chroma document (its full-text index doubled every write);
+    a collection written the older way, text as documents, reads and searches the same."""
+    import numpy as np
+
+    from rag.store import TEXT_KEY
+
+    settings = make_settings()
+    sync_folder(settings, sample_copy, embedder=embedder)
+    store = ChromaStore(settings.index_dir, settings.collection)
+    raw = store._collection.get(include=["documents", "metadatas", "embeddings"])
+    assert all(d is None for d in raw["documents"]) and all(TEXT_KEY in m for m in raw["metadatas"])
+    new = store.get()
+    assert all(TEXT_KEY not in m for m in new["metadatas"]) and all(new["documents"])
+
+    old = ChromaStore(settings.index_dir, "older-layout")
+    old._collection.add(
+        ids=raw["ids"],
+        embeddings=np.asarray(raw["embeddings"]),
+        documents=[m[TEXT_KEY] for m in raw["metadatas"]],
+        metadatas=[{k: v for k, v in m.items() if k != TEXT_KEY} for m in raw["metadatas"]],
+    )
+    assert sorted(zip(old.get()["ids"], old.get()["documents"], strict=True)) == sorted(
+        zip(new["ids"], new["documents"], strict=True)
+    )
+    question = embedder.embed(["What error does the VPN show when the account is locked?"])[0]
+    assert old.query(question, k=3) == store.query(question, k=3)
+    assert "SEC-4012" in store.query(question, k=1)[0].text
