@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,10 +63,13 @@ class Chunker:
         self._splitters: dict[int, Any] = {}
         self._paths: dict[tuple[str, ...], str] = {}  # heading names -> (cut) heading path
         self._budgets: dict[tuple[str, str], int] = {}  # (title, heading path) -> body budget
+        self._contexts: dict[str, int] = {}  # heading context -> its count, special tokens included
+        self.counts_add_up = counts_add_up(tokenizer)
 
     def chunk(self, document: ParsedDocument, source: str, file_hash: str, file_type: str) -> list[Chunk]:
         self._paths.clear()  # per-document caches: memory stays flat over a large corpus
         self._budgets.clear()
+        self._contexts.clear()
         builder = _Builder(self, document.title)
         for block in document.blocks:
             if block.page != builder.state.page:
@@ -80,9 +84,9 @@ class Chunker:
         builder.flush()
 
         chunks: list[Chunk] = []
-        for text, section, is_table in builder.pieces:
+        for text, section, is_table, size in builder.pieces:
             heading_path = self.heading_path(section, document.title)
-            for part in self._fit(text, document.title, heading_path):
+            for part in self._fit(text, document.title, heading_path, size):
                 index = len(chunks)
                 chunks.append(
                     Chunk(
@@ -108,8 +112,13 @@ class Chunker:
         key = (title, self.heading_path(state, title))
         if key not in self._budgets:  # a section's blocks share it: count its context once
             context = self._context(*key)
-            self._budgets[key] = max(16, min(self.chunk_size, self.max_tokens - self.count(context)))
+            self._budgets[key] = max(16, min(self.chunk_size, self.max_tokens - self._count_context(context)))
         return self._budgets[key]
+
+    def _count_context(self, context: str) -> int:
+        if context not in self._contexts:
+            self._contexts[context] = self.count(context)
+        return self._contexts[context]
 
     def heading_path(self, state: _Section, title: str) -> str:
         names = tuple(text for _, text in state.headings)
@@ -141,9 +150,14 @@ class Chunker:
     def _context(title: str, heading_path: str) -> str:
         return " > ".join(part for part in (title, heading_path) if part)
 
-    def _fit(self, text: str, title: str, heading_path: str) -> list[str]:
-        """The guarantee: cut ``text`` until each part's embedded text fits ``max_tokens``."""
+    def _fit(self, text: str, title: str, heading_path: str, size: int | None = None) -> list[str]:
+        """The guarantee: cut ``text`` until each part's embedded text fits ``max_tokens``.
+
+        ``size``: an upper bound of the word pieces in ``text``'s lines (separators counted once
+        more each). Where counts add up over lines, it proves the fit without counting again."""
         context = self._context(title, heading_path)
+        if size is not None and self.counts_add_up and size + self._count_context(context) <= self.max_tokens:
+            return [text]
         prefix = f"{context}\n" if context else ""
         if self.count(prefix + text) <= self.max_tokens:
             return [text]
@@ -161,6 +175,34 @@ class Chunker:
                     else [part]
                 )
         return parts
+
+
+def counts_add_up(tokenizer: Any) -> bool:
+    """Whether word pieces add up over lines: count(a + "\\n" + b) == count(a) + count(b), special
+    tokens aside, for any a and b. True for BERT-style tokenizers (all-MiniLM-L6-v2 included):
+    their normalizers work character by character, the text is split at every whitespace before
+    WordPiece sees it, so no word piece can cross a line break. Others are counted line by line
+    and then again as a whole."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return False
+    spec = json.loads(backend.to_str())
+
+    def kinds(part: dict[str, Any] | None, key: str) -> set[str]:
+        if part is None:
+            return set()
+        if part.get("type") == "Sequence":
+            return set().union(*(kinds(p, key) for p in part.get(key, [])))
+        return {str(part.get("type"))}
+
+    normalizers = kinds(spec.get("normalizer"), "normalizers")
+    splitters = kinds(spec.get("pre_tokenizer"), "pretokenizers")
+    return (
+        (spec.get("model") or {}).get("type") == "WordPiece"
+        and normalizers <= {"BertNormalizer", "Lowercase", "NFD", "StripAccents"}
+        and bool(splitters)
+        and splitters <= {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
+    )
 
 
 class TokenCounter:
@@ -200,7 +242,7 @@ class _Builder:
         self.chunker = chunker
         self.doc_title = title
         self.state = _Section()
-        self.pieces: list[tuple[str, _Section, bool]] = []
+        self.pieces: list[tuple[str, _Section, bool, int | None]] = []  # text, section, table?, size
 
     def snapshot(self) -> _Section:
         return _Section(page=self.state.page, headings=list(self.state.headings))
@@ -208,7 +250,7 @@ class _Builder:
     def flush(self) -> None:
         state = self.state
         if state.lines:
-            self.pieces.append(("\n".join(state.lines), self.snapshot(), state.has_table))
+            self.pieces.append(("\n".join(state.lines), self.snapshot(), state.has_table, state.tokens))
         state.lines, state.tokens, state.has_body, state.has_table = [], 0, False, False
 
     def _append(self, text: str, size: int, body: bool = True) -> None:
@@ -242,7 +284,7 @@ class _Builder:
             self._append(text, size)
             return
         for part in self.chunker.splitter(budget).split_text(text):
-            self.pieces.append((part, self.snapshot(), False))
+            self.pieces.append((part, self.snapshot(), False, None))
 
     def table(self, block: Block) -> None:
         budget = self.chunker.body_budget(self.state, self.doc_title)
@@ -263,7 +305,7 @@ class _Builder:
         for line in body or [""]:
             candidate = "\n".join([*lead, header, *group, line])
             if group and self.chunker.tokens(candidate) > budget:
-                self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True))
+                self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True, None))
                 group, lead = [], []
             group.append(line)
-        self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True))
+        self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True, None))

@@ -5,8 +5,9 @@ a time in worker processes, then their chunks are embedded in the main process, 
 core for PyTorch. The two must not overlap (PyTorch's threads spin-wait for each other, and a
 competing process slows it down threefold), but Chroma's writes are single-threaded, so the
 window's embedded batches are written while the workers parse the next window. At the start the
-workers import their parsers while this process opens the index and imports the keyword index's
-library; a window's chunks are embedded in one call (sorted by length, so little padding).
+parsers are imported (once, see :mod:`ingest.workers`) while this process opens the index and
+imports the keyword index's library; a window's chunks are embedded in one call (sorted by length,
+so little padding).
 
 Example::
 
@@ -19,18 +20,16 @@ from __future__ import annotations
 import importlib
 import multiprocessing as mp
 import os
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ingest.checks import UnusableFile, check_file
 from ingest.chunking import Chunker
-from ingest.loaders import parse_file, warm_up_parsers
+from ingest.loaders import parse_file
 from ingest.manifest import Manifest
+from ingest.workers import ParseService
 from rag.embeddings import Embedder, make_embedder
 from rag.schema import Chunk, FileProblem, IngestReport
 from rag.settings import Settings
@@ -38,9 +37,10 @@ from rag.store import ChromaStore
 
 WRITE_CHUNKS = 1024  # most chunks per embedding call and Chroma write
 FIRST_WINDOW = 16  # files parsed (in parallel) before the first chunks are embedded
-PARSE_WINDOW = 48  # files parsed per later window: one embedding call sorts a window's chunks
-# by length, and a longer call pads less (2,010 chunks in calls of ~190: 4.0% more word pieces
-# than one call; of ~570: 1.5%)
+PARSE_WINDOW = 48  # files parsed per later window. One embedding call sorts a window's chunks by
+# length, and a longer call pads less (2,010 chunks in calls of ~190: 4.0% more word pieces than
+# in one call; of ~570: 1.3%; of ~1,140: 0.5%), but a window's parse hides behind the previous
+# window's Chroma writes only where the two are of a size: 96 files exposed more than it saved.
 MIN_FILES_FOR_POOL = 8  # for fewer files, starting parse workers costs more than it saves
 MAX_PARSE_WORKERS = 4
 KEYWORD_MODULE = "llama_index.retrievers.bm25"  # imported ahead, while the workers parse
@@ -116,31 +116,22 @@ class Writer:
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
         self.store: ChromaStore | None = None
         self._workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
-        self._pool = self._start_pool()
-        self._unclaimed = 0  # shares dispatched that no worker has signalled yet
+        self._service = self._start_service()
         self._windows = [jobs[:FIRST_WINDOW]] + [
             jobs[start : start + PARSE_WINDOW] for start in range(FIRST_WINDOW, len(jobs), PARSE_WINDOW)
         ]
         self._parsing = self._dispatch(self._windows[0])  # parsed while the caller opens the index
 
-    def _start_pool(self) -> ProcessPoolExecutor | None:
+    def _start_service(self) -> ParseService | None:
         if (
             len(self.jobs) < MIN_FILES_FOR_POOL
             or self._workers < 2
             or "fork" not in mp.get_all_start_methods()
         ):
             return None
-        # Each worker imports its parsers itself, in parallel with this process opening the index
-        # and importing the keyword index's library: on 2 cores that beats importing them here
-        # once (about 2 s of imports, then nothing else to do) and it keeps this process lean.
-        self._started = mp.get_context("fork").Semaphore(0)  # a worker took its share
+        settings, root, chunker = self.settings, self.root, self.chunker
         suffixes = sorted({job.path.suffix.lower() for job in self.jobs})
-        return ProcessPoolExecutor(
-            self._workers,
-            mp_context=mp.get_context("fork"),
-            initializer=_init_worker,
-            initargs=(self.settings, self.root, self.chunker, self._started, suffixes),
-        )
+        return ParseService(lambda job: parse_job(job, settings, root, chunker), suffixes, self._workers)
 
     def run(
         self,
@@ -157,7 +148,7 @@ class Writer:
         jobs, windows, parsing = self.jobs, self._windows, self._parsing
         bar = tqdm(total=len(jobs), unit="file", desc="ingest", disable=not progress)
         try:
-            if self._pool is not None:  # nothing to do but wait for the workers: import meanwhile
+            if self._service is not None:  # nothing to do but wait for the workers: import meanwhile
                 importlib.import_module(KEYWORD_MODULE)
             for number in range(len(windows)):
                 for job, parsed in parsing():
@@ -165,6 +156,8 @@ class Writer:
                     bar.update(1)
                     if on_progress is not None:
                         on_progress(bar.n, len(jobs), job.source)
+                if number + 1 == len(windows):
+                    self.close()  # all parsed: stop sharing memory with the workers (see close)
                 self._embed_buffer()  # the workers are idle: PyTorch gets every core
                 if number + 1 < len(windows):
                     parsing = self._dispatch(windows[number + 1])
@@ -174,40 +167,20 @@ class Writer:
             bar.close()
 
     def close(self) -> None:
-        """Stop the parse workers."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        """Stop the parse workers. While forked workers live, this process's first write to any
+        page it still shares with them is a copy-on-write fault: measured, the same embedding
+        calls took 1-2 core-seconds more system time per 2,000 chunks with them alive."""
+        if self._service is not None:
+            self._service.close()
+            self._service = None
 
     def _dispatch(self, window: list[Job]) -> Callable[[], list[tuple[Job, Parsed]]]:
         """Start parsing ``window``; the returned call waits for (job, parsed) pairs."""
-        if self._pool is None:
+        service = self._service
+        if service is None:
             return lambda: [(job, parse_job(job, self.settings, self.root, self.chunker)) for job in window]
-        # Each worker gets its whole share at once, largest files dealt first, so it needs nothing
-        # from this process (whose GIL Chroma holds while it writes) until its share is parsed.
-        ordered = sorted(window, key=_size, reverse=True)
-        shares = [share for w in range(self._workers) if (share := ordered[w :: self._workers])]
-        futures = [self._pool.submit(_parse_share, share) for share in shares]
-        self._unclaimed += len(shares)
-        if self.store is not None:  # the first window is claimed at the first write
-            self._claim()
-
-        def results() -> list[tuple[Job, Parsed]]:
-            pairs = [
-                pair
-                for share, future in zip(shares, futures, strict=True)
-                for pair in zip(share, future.result(), strict=True)
-            ]
-            return sorted(pairs, key=lambda pair: window.index(pair[0]))
-
-        return results
-
-    def _claim(self) -> None:
-        """Wait until every dispatched share is in a worker's hands: Chroma's writes hold the GIL
-        this process's pool feeder needs to hand them over."""
-        while self._unclaimed:
-            self._started.acquire(timeout=5)
-            self._unclaimed -= 1
+        service.submit(window)
+        return lambda: list(zip(window, service.results(), strict=True))
 
     def _index(self, job: Job, parsed: Parsed) -> None:
         self.report.warnings.extend(FileProblem(job.source, w) for w in parsed.warnings)
@@ -232,8 +205,6 @@ class Writer:
     def _write_embedded(self) -> None:
         """Write the embedded batches; then the files they complete are marked done."""
         assert self.store is not None
-        if self._pool is not None:
-            self._claim()
         while self.embedded:
             chunks, vectors = self.embedded.pop(0)
             self.store.upsert(chunks, vectors)
@@ -254,13 +225,6 @@ class Writer:
         del self.pending[job.source]
 
 
-def _size(job: Job) -> int:
-    try:
-        return job.path.stat().st_size
-    except OSError:
-        return 0  # parse_job reports why
-
-
 def parse_job(job: Job, settings: Settings, root: Path, chunker: Chunker) -> Parsed:
     """Check, parse and chunk one file; failures come back as reasons, never as exceptions."""
     try:
@@ -273,29 +237,3 @@ def parse_job(job: Job, settings: Settings, root: Path, chunker: Chunker) -> Par
     except Exception as error:  # a parser bug must not stop the other files
         return Parsed(None, f"could not be parsed: {type(error).__name__}: {error}")
     return Parsed(chunks, None, list(document.warnings))
-
-
-_worker_context: list[tuple[Settings, Path, Chunker, Any]] = []  # set once in each parse worker
-
-
-def _init_worker(settings: Settings, root: Path, chunker: Chunker, started: Any, suffixes: list[str]) -> None:
-    _worker_context[:] = [(settings, root, chunker, started)]
-    _exit_with_parent(os.getppid())
-    warm_up_parsers(suffixes)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A parse worker must not outlive an ingestion that was killed (kill -9 skips all clean-up)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _parse_share(jobs: list[Job]) -> list[Parsed]:
-    settings, root, chunker, started = _worker_context[0]
-    started.release()
-    return [parse_job(job, settings, root, chunker) for job in jobs]

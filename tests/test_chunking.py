@@ -161,3 +161,56 @@ def test_the_fast_counter_counts_as_the_tokenizer_does(tokenizer: Any) -> None:
     counts = [count(text) for text in texts]
     assert counts == [count_tokens(tokenizer, text) for text in texts]
     assert counts[-1] > MAX  # not truncated
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=WORDS, b=WORDS)
+def test_word_pieces_add_up_over_lines_for_the_bundled_tokenizer(tokenizer: Any, a: str, b: str) -> None:
+    """What lets the chunker skip counting a section again once its lines are counted."""
+    from ingest.chunking import counts_add_up
+
+    assert counts_add_up(tokenizer)
+    joined = count_tokens(tokenizer, a + "\n" + b)
+    assert joined == count_tokens(tokenizer, a) + count_tokens(tokenizer, b) - 2
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    blocks=st.lists(
+        st.one_of(
+            st.builds(lambda t: Block("text", t), WORDS),
+            st.builds(
+                lambda t, d: Block("title", t, depth=d), st.text(min_size=1, max_size=200), st.integers(0, 3)
+            ),
+            st.builds(lambda n: Block("text", "Leave is 25 days. " * n), st.integers(1, 40)),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    chunk_size=st.integers(32, 256),
+)
+def test_skipping_the_recount_changes_no_chunk(tokenizer: Any, blocks: list[Block], chunk_size: int) -> None:
+    fast = Chunker(tokenizer, max_tokens=MAX, chunk_size=chunk_size, chunk_overlap=min(30, chunk_size - 1))
+    slow = Chunker(tokenizer, max_tokens=MAX, chunk_size=chunk_size, chunk_overlap=min(30, chunk_size - 1))
+    slow.counts_add_up = False  # count every piece again, as for any other tokenizer
+    document = ParsedDocument(title="Handbook", blocks=blocks)
+    assert fast.chunk(document, "f.md", "h", "md") == slow.chunk(document, "f.md", "h", "md")
+
+
+def test_counts_are_not_assumed_to_add_up_for_other_tokenizers(tokenizer: Any) -> None:
+    """A SentencePiece-style tokenizer (its pre-tokenizer marks word starts) is counted whole."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    from ingest.chunking import counts_add_up
+
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    spec["pre_tokenizer"] = {
+        "type": "Metaspace",
+        "replacement": "▁",
+        "prepend_scheme": "always",
+        "split": True,
+    }
+    other = type("Other", (), {"backend_tokenizer": Tokenizer.from_str(json.dumps(spec))})()
+    assert not counts_add_up(other) and not counts_add_up(object())

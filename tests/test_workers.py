@@ -1,0 +1,57 @@
+"""The parse service: a coordinator process that forks the parse workers from itself."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ingest.workers import ParseService
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class FakeJob:
+    path: Path
+    number: int
+
+
+def describe(job: FakeJob) -> tuple[int, int]:
+    if job.number < 0:
+        raise ValueError(f"job {job.number} is broken")
+    return job.number, os.getpid()
+
+
+def test_results_come_back_in_order_from_several_workers(tmp_path: Path) -> None:
+    sizes = [5, 500, 50, 0, 5000, 1, 20, 300]
+    jobs = []
+    for number, size in enumerate(sizes):
+        (tmp_path / f"{number}.txt").write_bytes(b"x" * size)
+        jobs.append(FakeJob(tmp_path / f"{number}.txt", number))
+    jobs.append(FakeJob(tmp_path / "missing.txt", len(sizes)))  # a file gone since the plan
+    service = ParseService(describe, [], workers=2)
+    try:
+        for window in (jobs, jobs[:3]):
+            service.submit(window)
+            results = service.results()
+            assert [number for number, _ in results] == [job.number for job in window]
+        pids = {pid for _, pid in results}
+        assert os.getpid() not in pids
+    finally:
+        service.close()
+
+
+def test_a_failure_in_the_workers_is_raised_here_and_the_service_goes_on(tmp_path: Path) -> None:
+    service = ParseService(describe, [], workers=2)
+    try:
+        service.submit([FakeJob(tmp_path / "a", 1), FakeJob(tmp_path / "b", -1)])
+        with pytest.raises(ValueError, match="job -1 is broken"):
+            service.results()
+        service.submit([FakeJob(tmp_path / "c", 3)])
+        assert [number for number, _ in service.results()] == [3]
+    finally:
+        service.close()
+    assert not service._process.is_alive() and service._process.exitcode == 0
