@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +87,8 @@ class ParseService:
 def _coordinate(
     connection: Any, parse: Callable[[Any], Any], suffixes: list[str], workers: int, parent: int
 ) -> None:
+    # Ctrl-C is the ingesting process's to handle: it closes the service (so do the workers)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent)
     warm_up_parsers(suffixes)
     _parse_one[:] = [parse]

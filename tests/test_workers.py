@@ -55,3 +55,11 @@ def test_a_failure_in_the_workers_is_raised_here_and_the_service_goes_on(tmp_pat
     finally:
         service.close()
     assert not service._process.is_alive() and service._process.exitcode == 0
+
+
+def test_closing_with_a_window_in_flight_stops_every_process(tmp_path: Path) -> None:
+    """What an interrupted ingestion does (its ``finally`` closes the service mid-window)."""
+    service = ParseService(describe, [], workers=2)
+    service.submit([FakeJob(tmp_path / str(n), n) for n in range(50)])
+    service.close()  # the results were never read
+    assert not service._process.is_alive() and service._process.exitcode == 0
