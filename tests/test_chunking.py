@@ -115,24 +115,28 @@ def test_ids_are_deterministic_and_distinct(chunker: Chunker) -> None:
 WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=400)
 
 
+BLOCKS = st.lists(
+    st.one_of(
+        st.builds(lambda t: Block("text", t), WORDS),
+        st.builds(
+            lambda t, d: Block("title", t, depth=d), st.text(min_size=1, max_size=300), st.integers(0, 4)
+        ),
+        st.builds(
+            lambda rows: Block("table", "t", rows=rows),
+            st.lists(st.lists(st.text(max_size=120), min_size=1, max_size=6), min_size=1, max_size=40),
+        ),
+        st.builds(lambda n: Block("text", "x" * n), st.integers(1, 5000)),  # one huge "word"
+        st.builds(lambda n: Block("text", "東京都の規則 " * n), st.integers(1, 300)),
+        st.builds(lambda n: Block("text", "Leave is 25 days. " * n), st.integers(1, 40)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    blocks=st.lists(
-        st.one_of(
-            st.builds(lambda t: Block("text", t), WORDS),
-            st.builds(
-                lambda t, d: Block("title", t, depth=d), st.text(min_size=1, max_size=300), st.integers(0, 4)
-            ),
-            st.builds(
-                lambda rows: Block("table", "t", rows=rows),
-                st.lists(st.lists(st.text(max_size=120), min_size=1, max_size=6), min_size=1, max_size=40),
-            ),
-            st.builds(lambda n: Block("text", "x" * n), st.integers(1, 5000)),  # one huge "word"
-            st.builds(lambda n: Block("text", "東京都の規則 " * n), st.integers(1, 300)),
-        ),
-        min_size=1,
-        max_size=12,
-    ),
+    blocks=BLOCKS,
     chunk_size=st.integers(32, 400),
     title=st.text(max_size=300),
 )
@@ -175,20 +179,7 @@ def test_word_pieces_add_up_over_lines_for_the_bundled_tokenizer(tokenizer: Any,
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    blocks=st.lists(
-        st.one_of(
-            st.builds(lambda t: Block("text", t), WORDS),
-            st.builds(
-                lambda t, d: Block("title", t, depth=d), st.text(min_size=1, max_size=200), st.integers(0, 3)
-            ),
-            st.builds(lambda n: Block("text", "Leave is 25 days. " * n), st.integers(1, 40)),
-        ),
-        min_size=1,
-        max_size=12,
-    ),
-    chunk_size=st.integers(32, 256),
-)
+@given(blocks=BLOCKS, chunk_size=st.integers(32, 256))
 def test_skipping_the_recount_changes_no_chunk(tokenizer: Any, blocks: list[Block], chunk_size: int) -> None:
     fast = Chunker(tokenizer, max_tokens=MAX, chunk_size=chunk_size, chunk_overlap=min(30, chunk_size - 1))
     slow = Chunker(tokenizer, max_tokens=MAX, chunk_size=chunk_size, chunk_overlap=min(30, chunk_size - 1))
