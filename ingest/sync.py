@@ -24,6 +24,7 @@ from pathlib import Path
 from ingest.checks import UnusableFile, check_location
 from ingest.loaders import quiet_third_parties
 from ingest.manifest import Entry, Manifest
+from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
 from rag.embeddings import Embedder, model_path
 from rag.keyword import KeywordIndex, keyword_dir, read_stamp
@@ -145,7 +146,9 @@ def sync_folder(
         probe.unlink()
     except OSError as error:
         raise IngestError(f"index folder {index_dir} is not writable: {error}") from error
-    with _index_lock(index_dir), Manifest(index_dir, settings.collection) as manifest:
+    # objects_frozen: the parse workers are forked, and the garbage collector kept off the objects
+    # that exist before (see ingest.workers)
+    with _index_lock(index_dir), Manifest(index_dir, settings.collection) as manifest, objects_frozen():
         if reset:
             ChromaStore(index_dir, settings.collection).drop()
             manifest.clear()

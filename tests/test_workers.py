@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ingest.workers import ParseService
+from ingest.workers import ParseService, objects_frozen
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +64,27 @@ def test_closing_with_a_window_in_flight_stops_every_process(tmp_path: Path) -> 
     service.submit([FakeJob(tmp_path / str(n), n) for n in range(50)])
     service.close()  # the results were never read
     assert not service._process.is_alive() and service._process.exitcode == 0
+
+
+def test_objects_frozen_keeps_the_collector_off_existing_objects_and_thaws_after() -> None:
+    gc.unfreeze()
+    before: list[int] = []  # a container: the collector tracks it
+    assert any(item is before for item in gc.get_objects())
+    with objects_frozen():
+        assert gc.get_freeze_count() > 0
+        assert not any(item is before for item in gc.get_objects())  # in no generation now
+        inside: list[int] = []  # created in the block: collected as usual
+        assert any(item is inside for item in gc.get_objects())
+    assert gc.get_freeze_count() == 0
+    assert any(item is before for item in gc.get_objects())
+
+
+def test_objects_frozen_leaves_a_callers_own_freeze_in_place() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with objects_frozen():
+            pass
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
