@@ -60,6 +60,7 @@ def test_openvino_int8_stays_close_to_the_reference(
     assert fast.model_file.exists()
     again = OpenVinoEmbedder(bundled_model_path(), tmp_path / "exported", batch_size=16)
     assert np.allclose(again.embed(sample_texts[:5]), fast.embed(sample_texts[:5]), atol=1e-5)
+    assert fast.embed([]).shape[0] == 0
 
 
 def test_any_local_sentence_transformers_folder_works(make_settings: Any, tmp_path: Path) -> None:
