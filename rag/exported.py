@@ -4,7 +4,7 @@ The model folder is exported to ONNX once (``torch.onnx.export``, no download) i
 ``OnnxEmbedder`` runs that file as is (vectors identical to sentence-transformers). ``OpenVinoEmbedder``
 quantizes it to int8 with NNCF's post-training quantization, calibrated on the first texts it is
 asked to embed (at ingestion: the first chunks of your own documents) topped up with built-in English
-prose, and caches the result; about 2x faster on CPUs with VNNI, min cosine 0.991 to the reference
+prose, and caches the result; about 2.6x faster on CPUs with VNNI, min cosine 0.991 to the reference
 on the sample corpus.
 
 Example::
