@@ -15,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "--server.address", settings.address,
         "--server.port", str(settings.port),
         "--server.headless", "true",
-        "--server.maxUploadSize", str(max(1, int(settings.max_file_size_mb))),
+        "--server.maxUploadSize", str(max(1, math.ceil(settings.max_file_size_mb))),
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "viewer",

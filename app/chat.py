@@ -11,8 +11,15 @@ from pathlib import Path
 import streamlit as st
 
 from app.engine import app_settings, assistant_for, attach_llm, collections, corpus_folder
-from app.helpers import UPLOADS, Message, UploadRejected, conversation_markdown, save_upload
-from rag import Answer, Assistant, LLMError, Settings
+from app.helpers import (
+    UPLOADS,
+    Message,
+    UploadRejected,
+    conversation_markdown,
+    discard_failed_uploads,
+    save_upload,
+)
+from rag import Answer, Assistant, IngestReport, LLMError, Settings
 from rag.prompts import ContextOverflow
 
 TEMPLATES = {
@@ -159,19 +166,20 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
         type=[t.lstrip(".") for t in settings.file_types],
         accept_multiple_files=True,
         key=f"uploader-{state.uploader}",
-        help=f"Up to {settings.max_file_size_mb:g} MB each; saved under {UPLOADS}/ in the folder.",
+        help=f"Up to {settings.max_file_size_mb:g} MiB each; saved under {UPLOADS}/ in the folder "
+        "(a name already taken gets a number).",
     )
     if st.button("Add to the index", disabled=not files, key="add"):
-        saved = 0
+        saved = []
         target = settings.model_copy(update={"corpus_dir": folder})
         for upload in files or []:
             try:
-                save_upload(target, upload.name, upload.getvalue())
-                saved += 1
+                saved.append(save_upload(target, upload.name, upload.getvalue()))
             except UploadRejected as problem:
                 state.notices.append(("error", str(problem)))
-        if saved:
-            sync(assistant, folder)
+        report = sync(assistant, folder) if saved else None
+        if report is not None:  # a file that cannot be indexed is not kept to fail at every sync
+            state.notices.extend(("error", text) for text in discard_failed_uploads(folder, saved, report))
         state.uploader += 1  # a fresh, empty uploader
         st.rerun()
     if st.button("Re-sync folder", key="resync"):
@@ -196,7 +204,7 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
             st.rerun()
 
 
-def sync(assistant: Assistant, folder: Path) -> None:
+def sync(assistant: Assistant, folder: Path) -> IngestReport | None:
     bar = st.progress(0.0, text="Indexing ...")
 
     def progress(done: int, total: int, source: str) -> None:
@@ -207,7 +215,7 @@ def sync(assistant: Assistant, folder: Path) -> None:
         report = assistant.ingest(folder, on_progress=progress)
     except Exception as error:  # IngestError and friends: a message, not a traceback
         notices.append(("error", f"Indexing failed: {error}"))
-        return
+        return None
     notices.append(
         (
             "success",
@@ -216,6 +224,7 @@ def sync(assistant: Assistant, folder: Path) -> None:
         )
     )
     notices.extend(("error", f"{problem.source}: {problem.reason}") for problem in report.failed)
+    return report
 
 
 def conversation_panel(collection: str) -> None:

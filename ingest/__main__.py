@@ -13,7 +13,8 @@ EPILOG = """examples:
   python -m ingest                         # the configured corpus (settings.yaml: corpus_dir)
   python -m ingest ~/company-docs --collection handbooks
   python -m ingest --dry-run               # show what would be added, updated, deleted
-  python -m ingest --reset                 # rebuild the collection from scratch
+  python -m ingest --reset                 # rebuild the collection from scratch (also a damaged index)
+  python -m ingest --allow-mass-delete     # delete the documents of a folder that was emptied
   RAG_INDEX_DIR=/tmp/idx python -m ingest  # any setting can be overridden with RAG_*
 """
 
@@ -29,14 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collection", help="collection name (default: collection setting)")
     parser.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     parser.add_argument("--reset", action="store_true", help="drop the collection and index everything again")
+    parser.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="delete more than max_delete_share of the indexed documents when their files are gone",
+    )
     parser.add_argument("--settings", help="settings file (default: ./settings.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
-    from pydantic import ValidationError
-
     from ingest.sync import IngestError, sync_folder
-    from rag.settings import load_settings
+    from rag.schema import printable
+    from rag.settings import SettingsError, load_settings
 
     overrides = {"collection": args.collection} if args.collection else {}
     try:
@@ -46,15 +51,16 @@ def main(argv: list[str] | None = None) -> int:
             args.path,
             dry_run=args.dry_run,
             reset=args.reset,
+            allow_mass_delete=args.allow_mass_delete,
             progress=not args.quiet and sys.stderr.isatty(),
         )
-    except (IngestError, ValidationError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (IngestError, SettingsError, FileNotFoundError) as error:
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: run again to finish; it leaves no duplicates or orphans", file=sys.stderr)
         return 130
-    print(f"collection {settings.collection!r} in {settings.index_dir}")
+    print(f"collection {settings.collection!r} in {printable(str(settings.index_dir))}")
     print(report.summary())
     return report.exit_code
 

@@ -61,8 +61,8 @@ def check_file(path: Path, root: Path, settings: Settings) -> None:
         raise UnusableFile("empty file (0 bytes)")
     if size > settings.max_file_bytes:
         raise UnusableFile(
-            f"file too large: {size / 1024 / 1024:.1f} MB is over the limit of "
-            f"{settings.max_file_size_mb:g} MB (setting max_file_size_mb)"
+            f"the file is too large: {size / 1024 / 1024:.1f} MiB is over the limit of "
+            f"{settings.max_file_size_mb:g} MiB (setting max_file_size_mb)"
         )
     suffix = path.suffix.lower()
     if suffix == ".pdf" and not head.startswith(b"%PDF-"):
@@ -85,7 +85,7 @@ def check_office_archive(path: Path, size: int, settings: Settings) -> None:
     if expanded > settings.max_unzipped_bytes or expanded > MAX_COMPRESSION_RATIO * max(size, 1):
         raise UnusableFile(
             f"refused as a possible zip bomb: {size / 1024:.0f} KB expands to "
-            f"{expanded / 1024 / 1024:.0f} MB (limit {settings.max_unzipped_mb:g} MB, "
+            f"{expanded / 1024 / 1024:.0f} MiB (limit {settings.max_unzipped_mb:g} MiB, "
             f"ratio {expanded / max(size, 1):.0f}:1)"
         )
     names = {member.filename for member in members}

@@ -3,7 +3,9 @@ when they fit and otherwise repeat their header row in every group of rows.
 
 Sizes are counted with the embedder's own tokenizer, and every chunk's embedded text (heading
 context included) is guaranteed to fit the embedder's maximum sequence length, so nothing is
-silently truncated. Long passages are split by LangChain's token-aware recursive splitter.
+silently truncated. Every chunk is bounded in characters too (``CHARS_PER_TOKEN`` times the chunk
+size): a run of text with no spaces is one ``[UNK]`` word piece however long it is, and must not
+become one megabyte-long chunk. Long passages are split by LangChain's token-aware recursive splitter.
 
 Example::
 
@@ -23,6 +25,8 @@ from rag.embeddings import count_tokens
 from rag.schema import Chunk
 
 MAX_CONTEXT_TOKENS = 48  # heading context is cut to this many word pieces
+CHARS_PER_TOKEN = 10  # a chunk holds at most chunk_size * this many characters (English averages
+# 4-5 characters per word piece, CJK about 1; only runs without spaces, such as base64, reach 10)
 
 
 def chunk_id(source: str, file_hash: str, index: int, salt: str = "") -> str:
@@ -60,7 +64,9 @@ class Chunker:
         self.max_tokens = max_tokens
         self.chunk_size = min(chunk_size, max_tokens)
         self.chunk_overlap = min(chunk_overlap, self.chunk_size // 2)
+        self.max_chars = self.chunk_size * CHARS_PER_TOKEN
         self._splitters: dict[int, Any] = {}
+        self._char_splitter: Any = None
         self._paths: dict[tuple[str, ...], str] = {}  # heading names -> (cut) heading path
         self._budgets: dict[tuple[str, str], int] = {}  # (title, heading path) -> body budget
         self._contexts: dict[str, int] = {}  # heading context -> its count, special tokens included
@@ -155,6 +161,8 @@ class Chunker:
 
         ``size``: an upper bound of the word pieces in ``text``'s lines (separators counted once
         more each). Where counts add up over lines, it proves the fit without counting again."""
+        if len(text) > self.max_chars:
+            return [fit for part in self._split_chars(text) for fit in self._fit(part, title, heading_path)]
         context = self._context(title, heading_path)
         if size is not None and self.counts_add_up and size + self._count_context(context) <= self.max_tokens:
             return [text]
@@ -175,6 +183,21 @@ class Chunker:
                     else [part]
                 )
         return parts
+
+    def _split_chars(self, text: str) -> list[str]:
+        """``text`` in parts of at most ``max_chars`` characters, cut at paragraph, line, sentence
+        or word boundaries where there are any (LangChain's recursive splitter, by length)."""
+        if self._char_splitter is None:
+            from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+            self._char_splitter = RecursiveCharacterTextSplitter(
+                chunk_size=self.max_chars,
+                chunk_overlap=0,
+                length_function=len,
+                separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+            )
+        parts = [part.strip() for part in self._char_splitter.split_text(text)]
+        return [part for part in parts if part]
 
 
 def counts_add_up(tokenizer: Any) -> bool:

@@ -20,17 +20,19 @@ import io
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ingest.checks import UnusableFile
+from ingest import guards
+from ingest.checks import UnusableFile, check_file
 from ingest.heuristics import NLP_USERS, narrative_check_trimmed
 from rag.settings import Settings
 
 BlockKind = Literal["title", "text", "table"]
 TEXT_TYPES = {".txt", ".md", ".html", ".htm", ".csv"}
 PAGED_TYPES = {".pdf", ".pptx"}
+MAX_ATTACHMENT_DEPTH = 2  # an e-mail attached to an e-mail is read; one level deeper is not
 
 
 @dataclass(slots=True)
@@ -66,7 +68,7 @@ def quiet_third_parties() -> None:
         os.environ.setdefault(name, "False" if name == "ANONYMIZED_TELEMETRY" else "1")
 
 
-def parse_file(path: Path, settings: Settings) -> ParsedDocument:
+def parse_file(path: Path, settings: Settings, _depth: int = 0) -> ParsedDocument:
     """Read ``path`` into blocks; raise :class:`UnusableFile` with a specific reason on failure."""
     quiet_third_parties()
     suffix = path.suffix.lower()
@@ -79,13 +81,24 @@ def parse_file(path: Path, settings: Settings) -> ParsedDocument:
         )
     elif suffix in TEXT_TYPES:
         text = _decode_text(path, warnings)
-        with narrative_check_trimmed(suffix):
-            elements = _partition_text_type(suffix, text, settings.languages)
-        document = _from_elements(elements, suffix, path)
+        read_as = suffix
+        if suffix in (".html", ".htm") and (depth := guards.html_depth(text)) > guards.MAX_HTML_DEPTH:
+            text, read_as = guards.html_text(text), ".txt"
+            warnings.append(
+                f"HTML nested {depth} levels deep (the HTML parser stops at about 256): "
+                "read as plain text, headings and tables not recognised"
+            )
+        with narrative_check_trimmed(read_as):
+            elements = _partition_text_type(read_as, text, settings.languages)
+        document = _from_elements(elements, read_as, path)
     elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
         with narrative_check_trimmed(suffix):
             elements = _partition_binary(suffix, path, settings.languages)
         document = _from_elements(elements, suffix, path)
+        if suffix == ".xlsx":
+            _keep_unsaved_formulas(path, document)
+        if suffix == ".eml":
+            _add_attachments(path, settings, document, _depth)
     else:
         raise UnusableFile(f"unsupported file type {suffix or '(none)'}")
     document.warnings.extend(warnings)
@@ -170,8 +183,10 @@ def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[A
 
 
 def _partition_binary(suffix: str, path: Path, languages: list[str]) -> list[Any]:
+    # e-mail attachments are read by _add_attachments, with the checks every file gets
+    options = {"process_attachments": False} if suffix == ".eml" else {}
     try:
-        return list(_partitioner(suffix)(filename=str(path), languages=languages))
+        return list(_partitioner(suffix)(filename=str(path), languages=languages, **options))
     except Exception as error:
         kind = suffix.lstrip(".").upper()
         raise UnusableFile(f"damaged {kind} file: {type(error).__name__}: {error}") from error
@@ -213,6 +228,65 @@ def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocume
         else:
             blocks.append(Block("text", text, page))
     return ParsedDocument(title=title or _title_from_name(path), blocks=blocks)
+
+
+def _keep_unsaved_formulas(path: Path, document: ParsedDocument) -> None:
+    """Formula cells with no saved value read as empty: keep their formulas as text, and warn."""
+    try:
+        missing = guards.unsaved_formulas(path)
+    except Exception:  # openpyxl cannot read it; what unstructured read stands
+        return
+    if not missing:
+        return
+    by_sheet: dict[str, list[guards.Formula]] = {}
+    for formula in missing:
+        by_sheet.setdefault(formula.sheet, []).append(formula)
+    for sheet, formulas in by_sheet.items():
+        document.blocks.append(Block("title", f"Sheet: {sheet}: formulas without saved values"))
+        lines = [f"{f.label or f.cell} ({f.cell}): {f.formula}" for f in formulas]
+        document.blocks.append(Block("text", "\n".join(lines)))
+    cells = ", ".join(f"{f.sheet}!{f.cell}" for f in missing[:5]) + (" ..." if len(missing) > 5 else "")
+    document.warnings.append(
+        f"{len(missing)} formula cells have no saved value ({cells}); their formulas were indexed as "
+        "text: open and save the file in Excel or LibreOffice to index their results"
+    )
+
+
+def _add_attachments(path: Path, settings: Settings, document: ParsedDocument, depth: int) -> None:
+    """Each attachment of an e-mail is checked (type, size, zip bomb) and parsed like a file of its
+    own; a bad one is skipped with a warning naming it, and the body stays."""
+    import tempfile
+
+    try:
+        found = guards.attachments(path)
+    except Exception as error:
+        document.warnings.append(f"attachments not read: {type(error).__name__}: {error}")
+        return
+    if not found:
+        return
+    with tempfile.TemporaryDirectory(prefix="attachment-") as folder:
+        for number, attachment in enumerate(found):
+            name = Path(attachment.name.replace("\\", "/")).name or f"attachment-{number}"
+            suffix = Path(name).suffix.lower()
+            try:
+                if suffix not in settings.file_types:
+                    raise UnusableFile(f"unsupported file type {suffix or '(none)'}")
+                if suffix == ".eml" and depth + 1 >= MAX_ATTACHMENT_DEPTH:
+                    raise UnusableFile("an e-mail nested too deep in attachments")
+                target = Path(folder) / f"{number}{suffix}"
+                target.write_bytes(attachment.data)
+                check_file(target, Path(folder), settings)
+                attached = parse_file(target, settings, depth + 1)
+            except UnusableFile as problem:
+                document.warnings.append(f"attachment {name!r} skipped: {problem.reason}")
+                continue
+            except Exception as error:
+                document.warnings.append(f"attachment {name!r} skipped: {type(error).__name__}: {error}")
+                continue
+            document.blocks.append(Block("title", f"Attachment: {name}"))
+            # the e-mail has no pages: an attached PDF's page numbers would cite the wrong thing
+            document.blocks.extend(replace(block, page=None) for block in attached.blocks)
+            document.warnings.extend(f"attachment {name!r}: {w}" for w in attached.warnings)
 
 
 def _is_bullet(suffix: str, page: int | None, meta: Any, slide_titled: set[int | None]) -> bool:

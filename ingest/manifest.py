@@ -51,16 +51,43 @@ class Entry:
 
 
 class Manifest:
-    """Per-collection record of indexed files, kept next to the Chroma index."""
+    """Per-collection record of indexed files, kept next to the Chroma index.
+
+    A manifest file that is not a readable SQLite database (garbage, truncated) is moved aside to
+    ``manifest.sqlite3.damaged`` and started anew; ``recovered`` then names what happened, and
+    ingestion rebuilds the rows from what the store holds (see :func:`ingest.repair.recover_entries`).
+    """
+
+    FILE = "manifest.sqlite3"
 
     def __init__(self, index_dir: Path, collection: str) -> None:
         index_dir.mkdir(parents=True, exist_ok=True)
         self.collection = collection
-        self._db = sqlite3.connect(index_dir / "manifest.sqlite3", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL survives a killed process (only a power cut may lose the last commits)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self.recovered = ""
+        path = index_dir / self.FILE
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as error:
+            aside = path.with_name(self.FILE + ".damaged")
+            path.replace(aside)
+            for extra in ("-wal", "-shm"):
+                path.with_name(self.FILE + extra).unlink(missing_ok=True)
+            self.recovered = f"{path} was damaged ({error}): moved to {aside.name} and rebuilt from the index"
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL survives a killed process (only a power cut may lose the last commits)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            db.execute("SELECT count(*) FROM files").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def __enter__(self) -> Manifest:
         return self
@@ -94,6 +121,14 @@ class Manifest:
             "UPDATE files SET status = 'done', chunks = ?, updated_at = ? "
             "WHERE collection = ? AND source = ?",
             (chunks, time.time(), self.collection, source),
+        )
+
+    def mark_deleting(self, source: str) -> None:
+        """Before a document's chunks are deleted: a run killed mid-delete leaves the row pending,
+        so the next ingestion re-indexes the file (still in the folder) or finishes the delete."""
+        self._db.execute(
+            "UPDATE files SET status = 'pending', updated_at = ? WHERE collection = ? AND source = ?",
+            (time.time(), self.collection, source),
         )
 
     def remove(self, source: str) -> None:

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -24,15 +25,16 @@ from pathlib import Path
 from ingest.checks import UnusableFile, check_location
 from ingest.loaders import quiet_third_parties
 from ingest.manifest import Entry, Manifest
+from ingest.repair import verify_index
 from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
 from rag.embeddings import Embedder, model_path
-from rag.keyword import KeywordIndex, keyword_dir, read_stamp
+from rag.keyword import KeywordIndex, KeywordIndexDamaged, keyword_dir, read_stamp
 from rag.schema import FileProblem, IngestReport
 from rag.settings import Settings
-from rag.store import ChromaStore
+from rag.store import ChromaStore, IndexDamaged
 
-CHUNKER_VERSION = "2"  # bump when chunking changes, so existing files are re-chunked
+CHUNKER_VERSION = "3"  # bump when chunking changes, so existing files are re-chunked
 
 
 class IngestError(Exception):
@@ -116,14 +118,18 @@ def sync_folder(
     *,
     dry_run: bool = False,
     reset: bool = False,
+    allow_mass_delete: bool = False,
     progress: bool = False,
     embedder: Embedder | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestReport:
     """Bring the collection in line with ``folder`` (default: ``settings.corpus_dir``).
 
-    ``progress`` draws a terminal progress bar; ``on_progress(done, total, source)`` is called after
-    each file (a UI's progress bar)."""
+    Refuses (:class:`IngestError`) to delete more than ``max_delete_share`` of the indexed documents
+    in one run unless ``allow_mass_delete``: an unmounted share looks like an empty folder. After
+    the run the index is checked against the manifest, and files whose chunks are missing are
+    indexed again (see :mod:`ingest.repair`). ``progress`` draws a terminal progress bar;
+    ``on_progress(done, total, source)`` is called after each file (a UI's progress bar)."""
     quiet_third_parties()
     started = time.perf_counter()
     root = Path(folder or settings.corpus_dir).expanduser().resolve()
@@ -149,8 +155,10 @@ def sync_folder(
     # objects_frozen: the parse workers are forked, and the garbage collector kept off the objects
     # that exist before (see ingest.workers)
     with _index_lock(index_dir), Manifest(index_dir, settings.collection) as manifest, objects_frozen():
+        if manifest.recovered:
+            report.warnings.append(FileProblem(Manifest.FILE, manifest.recovered))
         if reset:
-            ChromaStore(index_dir, settings.collection).drop()
+            _open_store(settings, reset=True).drop()
             manifest.clear()
         known = manifest.embedder()
         if known is not None and known != embedder_id(settings):
@@ -158,32 +166,93 @@ def sync_folder(
                 f"collection {settings.collection!r} was built with embedder {known}; "
                 f"now {embedder_id(settings)}: re-run with --reset to rebuild it"
             )
-        pipeline = pipeline_id(settings)
-        plan = _plan(root, files, manifest.entries(), pipeline, report)
-        writer = None
-        if plan.jobs:  # its workers parse the first files while the index opens
-            writer = Writer(settings, root, manifest, report, plan.jobs, embedder, pipeline)
-        try:
-            store = ChromaStore(index_dir, settings.collection)
-            if plan.deleted or plan.jobs or reset:
-                _keyword_dirty(settings).touch()  # a run killed from here on rebuilds it next time
-            for source in plan.deleted:
-                report.chunks_deleted += store.delete_source(source)
-                manifest.remove(source)
-                report.deleted.append(source)
-            if writer is not None:
-                manifest.set_embedder(embedder_id(settings))
-                writer.run(store, progress, on_progress)
-        finally:
-            if writer is not None:
-                writer.close()
+        passes = _Pass(settings, root, manifest, report, embedder, progress, on_progress)
+        store = passes.run(files, manifest.entries(), allow_mass_delete)
+        repaired = verify_index(store, manifest)
+        if repaired:  # missing chunks (a damaged or replaced store, a killed delete): index again
+            report.warnings.extend(repaired)
+            names = {problem.source for problem in repaired}
+            entries = {s: e for s, e in manifest.entries().items() if s in names}
+            passes.run([f for f in files if f[0] in names], entries, allow_mass_delete=True)
+            report.unchanged = [s for s in report.unchanged if s not in names]
         refresh_keyword_index(settings, store)
     report.seconds = time.perf_counter() - started
     return report
 
 
+@dataclass(slots=True)
+class _Pass:
+    """One planning + writing pass of :func:`sync_folder` (a second one repairs what was missing)."""
+
+    settings: Settings
+    root: Path
+    manifest: Manifest
+    report: IngestReport
+    embedder: Embedder | None
+    progress: bool
+    on_progress: Callable[[int, int, str], None] | None
+    store: ChromaStore | None = None
+
+    def run(
+        self, files: list[tuple[str, Path]], entries: dict[str, Entry], allow_mass_delete: bool
+    ) -> ChromaStore:
+        settings, manifest, report = self.settings, self.manifest, self.report
+        pipeline = pipeline_id(settings)
+        plan = _plan(self.root, files, entries, pipeline, report)
+        if not allow_mass_delete:
+            _refuse_mass_delete(settings, self.root, plan.deleted, len(entries), len(files))
+        writer = None
+        if plan.jobs:  # its workers parse the first files while the index opens
+            writer = Writer(settings, self.root, manifest, report, plan.jobs, self.embedder, pipeline)
+        try:
+            store = self.store = self.store or _open_store(settings)
+            if plan.deleted or plan.jobs:
+                _keyword_dirty(settings).touch()  # a run killed from here on rebuilds it next time
+            for source in plan.deleted:
+                manifest.mark_deleting(source)
+                report.chunks_deleted += store.delete_source(source)
+                manifest.remove(source)
+                report.deleted.append(source)
+            if writer is not None:
+                manifest.set_embedder(embedder_id(settings))
+                writer.run(store, self.progress, self.on_progress)
+        finally:
+            if writer is not None:
+                writer.close()
+        return store
+
+
+def _refuse_mass_delete(settings: Settings, root: Path, deleted: list[str], indexed: int, found: int) -> None:
+    """An unmounted network share looks like an empty folder: deleting most of the index because
+    files are missing needs ``--allow-mass-delete``."""
+    share = len(deleted) / indexed if indexed else 0.0
+    if not deleted or ((share <= settings.max_delete_share or len(deleted) < 2) and found):
+        return
+    raise IngestError(
+        f"refusing to delete {len(deleted)} of the {indexed} indexed documents ({share:.0%}; the limit "
+        f"is max_delete_share {settings.max_delete_share:.0%}): they are missing from {root}"
+        + (" (no supported files found there)" if not found else "")
+        + ". Is the folder (a network share?) mounted? Re-run with --allow-mass-delete to delete them."
+    )
+
+
+def _open_store(settings: Settings, reset: bool = False) -> ChromaStore:
+    """The collection's store; a damaged database is an :class:`IngestError` naming the file and
+    the fix, or, with ``reset``, moved aside so a fresh one is built."""
+    try:
+        return ChromaStore(settings.index_dir, settings.collection)
+    except IndexDamaged as error:
+        if not reset:
+            raise IngestError(str(error)) from error
+        ChromaStore.discard_damaged(settings.index_dir)
+        return ChromaStore(settings.index_dir, settings.collection)
+
+
 def remove_document(settings: Settings, source: str) -> int:
     """Remove one document (path relative to the corpus root) from the index; chunks removed.
+
+    The manifest row goes pending before any chunk is deleted, so a process killed mid-delete leaves
+    a row the next ingestion finishes (or re-indexes, when the file is still in the folder).
 
     Example::
 
@@ -191,8 +260,9 @@ def remove_document(settings: Settings, source: str) -> int:
     """
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with _index_lock(settings.index_dir), Manifest(settings.index_dir, settings.collection) as manifest:
-        store = ChromaStore(settings.index_dir, settings.collection)
+        store = _open_store(settings)
         _keyword_dirty(settings).touch()
+        manifest.mark_deleting(source)
         removed = store.delete_source(source)
         manifest.remove(source)
         refresh_keyword_index(settings, store)
@@ -206,19 +276,39 @@ def _keyword_dirty(settings: Settings) -> Path:
 
 
 def refresh_keyword_index(settings: Settings, store: ChromaStore) -> None:
-    """Rebuild the BM25 index when the collection changed since it was built (or it is missing)."""
+    """Rebuild the BM25 index when the collection changed since it was built, or it is missing,
+    out of step with its stamp, or unreadable (truncated, zeroed, garbled)."""
     dirty = _keyword_dirty(settings)
     stamp = None if dirty.exists() else read_stamp(settings.index_dir, settings.collection)
-    if stamp is None or stamp["chunks"] != store.count():
+    chunks = store.count()
+    if stamp is None or stamp["chunks"] != chunks or (chunks and not _keyword_loadable(settings)):
         KeywordIndex.build(store, settings.index_dir)
     dirty.unlink(missing_ok=True)
 
 
+def _keyword_loadable(settings: Settings) -> bool:
+    try:
+        return KeywordIndex.load(settings.index_dir, settings.collection) is not None
+    except KeywordIndexDamaged:
+        return False
+
+
 def _read_entries(settings: Settings) -> dict[str, Entry]:
-    if not (settings.index_dir / "manifest.sqlite3").exists():
+    """The manifest's rows, read only (a dry run changes nothing, a damaged manifest included)."""
+    import sqlite3
+
+    path = settings.index_dir / Manifest.FILE
+    if not path.exists():
         return {}
-    with Manifest(settings.index_dir, settings.collection) as manifest:
-        return dict(manifest.entries())
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            rows = db.execute(
+                "SELECT source, file_hash, pipeline, status, chunks FROM files WHERE collection = ?",
+                (settings.collection,),
+            ).fetchall()
+    except sqlite3.DatabaseError as error:
+        raise IngestError(f"{path} is damaged ({error}): a real run rebuilds it") from error
+    return {row[0]: Entry(*row) for row in rows}
 
 
 def _plan(

@@ -17,8 +17,20 @@ import time
 from rag.api import Assistant
 from rag.llm import LLMError
 from rag.prompts import ContextOverflow
-from rag.schema import Answer
+from rag.schema import Answer, printable
 from rag.settings import load_settings
+from rag.store import IndexDamaged
+
+
+def top_k(text: str) -> int:
+    """``--k``: the same rule as the top_k setting (RAG_TOP_K), 1 to 100."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: top_k must be 1 to 100")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ask = commands.add_parser("ask", help="answer a question from the indexed documents")
     ask.add_argument("question")
     ask.add_argument("--template", choices=["plain", "cot", "few_shot"])
-    ask.add_argument("--k", type=int, help="chunks to retrieve (default: top_k)")
+    ask.add_argument("--k", type=top_k, help="chunks to retrieve, 1-100 (default: top_k)")
     ask.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
     commands.add_parser("doctor", help="show the LLM backend, GPU offload and a measured tokens/s")
     args = parser.parse_args(argv)
@@ -40,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             return doctor(assistant)
         return ask_question(assistant, args.question, args.template, args.k, stream=not args.no_stream)
-    except (LLMError, ContextOverflow, FileNotFoundError, ValueError) as error:
+    except (LLMError, ContextOverflow, FileNotFoundError, ValueError, IndexDamaged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -70,13 +82,15 @@ def ask_question(
     assert answer is not None
     if streamed:
         print("\r\033[K", end="")
-    print(answer.text)
+    print(printable(answer.text))
     if answer.refused:
-        print(f"(refused: {answer.refusal_reason})")
+        print(f"(refused: {printable(answer.refusal_reason)})")
     print("\nSources:" if not answer.refused else "\nClosest sources:")
     for citation in answer.citations:
         mark = "" if citation.supported or answer.refused else "  (not supported by the passage)"
-        print(f'  [{citation.number}] {citation.location}{mark}\n      "{citation.quote}"')
+        print(
+            f'  [{citation.number}] {printable(citation.location)}{mark}\n      "{printable(citation.quote)}"'
+        )
     print(f"\n{answer.seconds:.2f} s, template {answer.template}")
     return 0
 

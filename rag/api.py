@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,12 +24,14 @@ from typing import Any
 
 from rag.answering import Answerer, HistoryTurn, final_answer
 from rag.embeddings import Embedder, make_embedder
-from rag.keyword import KeywordIndex, read_stamp
+from rag.keyword import KeywordIndex, KeywordIndexDamaged, read_stamp
 from rag.llm import LLM, BackendInfo, make_llm
 from rag.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
 from rag.schema import Answer, Hit, IngestReport
 from rag.settings import Settings, load_settings
 from rag.store import ChromaStore
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -37,6 +40,12 @@ class Assistant:
     Keyword overrides go to :func:`load_settings` when no settings object is given:
     ``Assistant(top_k=3, template="plain")``. ``embedder``, ``llm`` and ``reranker`` can be passed
     in (tests, or sharing one model between assistants).
+
+    Thread-safe without holding a lock across a stream: each model serializes only its own calls
+    (the llama.cpp context, the tokenizer), so one slow reader of :meth:`stream` never blocks
+    another caller beyond the model time they share. :meth:`ingest` and :meth:`delete` of one
+    Assistant run one at a time; questions go on meanwhile. A collection rebuilt by another process
+    (``ingest --reset``) is reopened by name on the next call.
 
     Example::
 
@@ -67,20 +76,23 @@ class Assistant:
         self._store: ChromaStore | None = None
         self._keyword: KeywordIndex | None = None
         self._keyword_stamp: dict[str, Any] | None = None
-        self._lock = threading.RLock()  # llama.cpp contexts are not thread-safe
+        self._parts = threading.RLock()  # builds the lazy parts once
+        self._writing = threading.Lock()  # ingest and delete, one at a time
 
     # --- parts, built on first use ------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings)
-        return self._embedder
+        with self._parts:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
 
     @property
     def llm(self) -> LLM:
-        if self._llm is None:
-            self._llm = make_llm(self.settings)
-        return self._llm
+        with self._parts:
+            if self._llm is None:
+                self._llm = make_llm(self.settings)
+            return self._llm
 
     @property
     def loaded_llm(self) -> LLM | None:
@@ -93,17 +105,27 @@ class Assistant:
 
     @property
     def store(self) -> ChromaStore:
-        if self._store is None:
-            self._store = ChromaStore(self.settings.index_dir, self.settings.collection)
-        return self._store
+        with self._parts:
+            if self._store is None:
+                self._store = ChromaStore(self.settings.index_dir, self.settings.collection)
+            return self._store
 
     def keyword_index(self) -> KeywordIndex | None:
-        """The BM25 index ingestion last built (reloaded when a later ingestion rebuilt it)."""
+        """The BM25 index ingestion last built (reloaded when a later ingestion rebuilt it).
+
+        A damaged one is logged (with the fix) and answering goes on with dense search alone;
+        the next ingestion rebuilds it."""
         stamp = read_stamp(self.settings.index_dir, self.settings.collection)
-        if stamp != self._keyword_stamp:
-            self._keyword = KeywordIndex.load(self.settings.index_dir, self.settings.collection)
-            self._keyword_stamp = stamp
-        return self._keyword
+        if stamp == self._keyword_stamp:
+            return self._keyword
+        try:
+            index = KeywordIndex.load(self.settings.index_dir, self.settings.collection)
+        except KeywordIndexDamaged as error:
+            log.warning("%s: answering with dense search only; run `python -m ingest` to rebuild it", error)
+            index = None
+        with self._parts:
+            self._keyword, self._keyword_stamp = index, stamp
+        return index
 
     def retriever(self) -> Retriever:
         if self._reranker is None and self.settings.reranker_model:
@@ -117,18 +139,22 @@ class Assistant:
         *,
         dry_run: bool = False,
         reset: bool = False,
+        allow_mass_delete: bool = False,
         progress: bool = False,
         on_progress: Callable[[int, int, str], None] | None = None,
     ) -> IngestReport:
-        """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete."""
+        """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete.
+
+        Deleting more than ``max_delete_share`` of the documents needs ``allow_mass_delete``."""
         from ingest.sync import sync_folder
 
-        with self._lock:
+        with self._writing:
             report = sync_folder(
                 self.settings,
                 folder,
                 dry_run=dry_run,
                 reset=reset,
+                allow_mass_delete=allow_mass_delete,
                 progress=progress,
                 embedder=self.embedder,
                 on_progress=on_progress,
@@ -138,8 +164,7 @@ class Assistant:
 
     def retrieve(self, question: str, k: int | None = None, *, filters: Filters | None = None) -> list[Hit]:
         """The ``k`` (default ``top_k``) chunks most relevant to ``question``, best first."""
-        with self._lock:
-            return self.retriever().search(question, k, filters=filters)
+        return self.retriever().search(question, k, filters=filters)
 
     def ask(
         self,
@@ -166,19 +191,20 @@ class Assistant:
         temperature: float | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces as the model writes them, then the final :class:`Answer` (authoritative:
-        its text is the checked one, which can differ from the streamed draft)."""
-        with self._lock:
-            settings = self.settings
-            if temperature is not None:
-                settings = settings.model_copy(update={"temperature": temperature})
-            answerer = Answerer(settings, self.retriever(), self.embedder, self.llm)
-            yield from answerer.stream(question, template=template, history=history, k=k, filters=filters)
+        its text is the checked one, which can differ from the streamed draft).
+
+        Holds no lock while it yields: the model runs each generation in a thread of its own."""
+        settings = self.settings
+        if temperature is not None:
+            settings = settings.model_copy(update={"temperature": temperature})
+        answerer = Answerer(settings, self.retriever(), self.embedder, self.llm)
+        yield from answerer.stream(question, template=template, history=history, k=k, filters=filters)
 
     def delete(self, source: str) -> int:
         """Remove a document (path relative to the corpus root) from the index; chunks removed."""
         from ingest.sync import remove_document
 
-        with self._lock:
+        with self._writing:
             removed = remove_document(self.settings, source)
             self._store = None
             return removed

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,13 +90,15 @@ class SentenceTransformerEmbedder:
         self.tokenizer = self.model.tokenizer
         self.max_tokens = int(self.model.max_seq_length or 512)
         self.batch_size = batch_size
+        self._lock = threading.Lock()  # one call at a time: the Rust tokenizer is not re-entrant
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)

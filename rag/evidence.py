@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rag.embeddings import Embedder
-from rag.schema import Hit
+from rag.schema import Hit, prompt_safe
 
 WORD = re.compile(r"\w+")
 NUMBER = re.compile(r"\d+")
@@ -122,6 +122,8 @@ STOPWORDS = frozenset(
     ]
 )
 LEXICAL_WEIGHT = 0.3  # how much the share of question words in a unit adds to its similarity
+MAX_UNIT_CHARS = 1000  # a quotable unit is cut to this many characters (a line with no full stop)
+SENTENCIZER_WINDOW = 20_000  # characters handed to spaCy at a time (its limit is 1,000,000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +142,14 @@ class Passage:
 
     @property
     def location(self) -> str:
+        """Where the passage is from, as shown in the prompt: the file name is data there, so it
+        is kept to one line without labels that could pass for the prompt's (see ``prompt_safe``)."""
+        source = prompt_safe(self.hit.source)
         page = self.hit.page
         if page is None:
-            return self.hit.source
+            return source
         unit = "slide" if self.hit.source.lower().endswith(".pptx") else "page"
-        return f"{self.hit.source}, {unit} {page}"
+        return f"{source}, {unit} {page}"
 
 
 def content_words(text: str) -> list[str]:
@@ -168,8 +173,19 @@ def units(hit: Hit) -> list[str]:
         header = None
         if line in headings or line.startswith("Sheet: "):
             continue
-        found.extend(s for s in _sentences(line) if _quotable(s))
+        found.extend(piece for s in _sentences(line) if _quotable(s) for piece in _bounded(s))
     return found
+
+
+def _bounded(unit: str) -> list[str]:
+    """``unit`` in pieces of at most ``MAX_UNIT_CHARS``, cut at a space where there is one."""
+    pieces = []
+    while len(unit) > MAX_UNIT_CHARS:
+        cut = unit.rfind(" ", MAX_UNIT_CHARS // 2, MAX_UNIT_CHARS)
+        cut = cut if cut > 0 else MAX_UNIT_CHARS
+        pieces.append(unit[:cut].strip())
+        unit = unit[cut:].strip()
+    return [*pieces, unit] if unit else pieces
 
 
 def _quotable(sentence: str) -> bool:
@@ -177,7 +193,13 @@ def _quotable(sentence: str) -> bool:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.text.strip() for s in _sentencizer()(text).sents if s.text.strip()]
+    """Sentences of ``text``, read by spaCy a bounded window at a time (chunks of older indexes
+    can be far longer than spaCy's limit)."""
+    found = []
+    for start in range(0, len(text), SENTENCIZER_WINDOW):
+        window = text[start : start + SENTENCIZER_WINDOW]
+        found += [s.text.strip() for s in _sentencizer()(window).sents if s.text.strip()]
+    return found
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class _ExportedEmbedder:
         self.max_tokens = _max_seq_length(path, self.tokenizer)
         self.pooling = _pooling_mode(path)
         self.batch_size = batch_size
+        self._lock = threading.RLock()  # one call at a time: the Rust tokenizer is not re-entrant
         key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
         self.folder = cache_dir / f"{path.name}-{key}"
 
@@ -59,10 +61,11 @@ class _ExportedEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out: np.ndarray | None = None
-        for index, vectors in self._embedded_batches(texts):
-            if out is None:
-                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-            out[index] = vectors
+        with self._lock:
+            for index, vectors in self._embedded_batches(texts):
+                if out is None:
+                    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+                out[index] = vectors
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
     def _embedded_batches(self, texts: Sequence[str]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
@@ -128,13 +131,14 @@ class OpenVinoEmbedder(_ExportedEmbedder):
         self.model_file = self.folder / "model-int8.xml"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if self._compiled is None:
-            if not self.model_file.exists():
-                self.quantize(texts)
-            self._compiled = self._core.compile_model(
-                str(self.model_file), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
-            )
-        return super().embed(texts)
+        with self._lock:
+            if self._compiled is None:
+                if not self.model_file.exists():
+                    self.quantize(texts)
+                self._compiled = self._core.compile_model(
+                    str(self.model_file), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
+                )
+            return super().embed(texts)
 
     def _embedded_batches(self, texts: Sequence[str]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """Batches run as asynchronous requests, one per CPU stream (OpenVINO's THROUGHPUT hint:

@@ -5,6 +5,11 @@ Exact tokens a small embedder misses (error codes like ``SEC-4012``, product nam
 whenever the collection changes and persisted next to Chroma (``index_dir/keyword/<collection>``);
 queries load it once and never rebuild it.
 
+Each build goes to a new version folder (``keyword/<collection>/v-<n>``); the file ``CURRENT`` names
+the live one and is switched by an atomic rename, so a reader always loads the old index or the new
+one, never a half-written or half-deleted one. The previous version is kept for readers that read
+the pointer just before the switch; older ones are removed.
+
 Example::
 
     index = KeywordIndex.build(store, settings.index_dir)   # after ingestion changed the store
@@ -17,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -25,10 +32,30 @@ from typing import Any
 from rag.schema import Hit, embed_text
 
 STAMP = "stamp.json"
+POINTER = "CURRENT"
+LOAD_TRIES = 3  # a reader that lost a race with two rebuilds in a row reads the pointer again
+
+
+class KeywordIndexDamaged(RuntimeError):
+    """The persisted keyword index cannot be read; ingestion rebuilds it."""
 
 
 def keyword_dir(index_dir: Path, collection: str) -> Path:
     return index_dir / "keyword" / collection
+
+
+def live_folder(index_dir: Path, collection: str) -> Path | None:
+    """The version folder ``CURRENT`` names (or the pre-versioning layout), None when none is built."""
+    root = keyword_dir(index_dir, collection)
+    try:
+        name = (root / POINTER).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return root if (root / STAMP).is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not name or "/" in name or name.startswith("."):
+        return None
+    return root / name
 
 
 class KeywordIndex:
@@ -53,9 +80,9 @@ class KeywordIndex:
 
         data = store.get()
         ids, texts, metas = data["ids"], data["documents"], data["metadatas"]
-        target = keyword_dir(index_dir, store.name)
+        root = keyword_dir(index_dir, store.name)
         if not ids:
-            shutil.rmtree(target, ignore_errors=True)
+            _switch(root, None)
             return None
         nodes = []
         for chunk_id, text, meta in zip(ids, texts, metas, strict=True):
@@ -68,28 +95,42 @@ class KeywordIndex:
             nodes.append(node)
         retriever = _bm25(nodes=nodes)
         fingerprint = store_fingerprint(ids)
-        scratch = target.with_name(target.name + ".new")
-        shutil.rmtree(scratch, ignore_errors=True)
+        version = f"v-{time.time_ns()}-{os.getpid()}"
+        scratch = root / f".{version}.tmp"
         scratch.mkdir(parents=True)
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s prints a progress bar
             retriever.persist(str(scratch), show_progress=False)
-        (scratch / STAMP).write_text(json.dumps({"chunks": len(ids), "fingerprint": fingerprint}))
-        shutil.rmtree(target, ignore_errors=True)
-        scratch.rename(target)  # readers see the old index or the new one, never half of one
+        stamp = {"chunks": len(ids), "fingerprint": fingerprint, "version": version}
+        (scratch / STAMP).write_text(json.dumps(stamp))
+        scratch.rename(root / version)
+        _switch(root, version)  # readers see the old index or the new one, never half of one
         return cls(retriever, len(ids), fingerprint)
 
     @classmethod
     def load(cls, index_dir: Path, collection: str) -> KeywordIndex | None:
-        """The persisted index, or None when ingestion has not built one."""
+        """The persisted index, or None when ingestion has not built one.
+
+        Raises :class:`KeywordIndexDamaged` (naming the folder) when its files cannot be read."""
         import bm25s
 
-        folder = keyword_dir(index_dir, collection)
-        if not (folder / STAMP).is_file():
-            return None
-        stamp = json.loads((folder / STAMP).read_text())
-        with contextlib.redirect_stderr(io.StringIO()):
-            bm25 = bm25s.BM25.load(str(folder), load_corpus=True)
-        return cls(_bm25(existing=bm25), int(stamp["chunks"]), str(stamp["fingerprint"]))
+        for attempt in range(LOAD_TRIES):
+            folder = live_folder(index_dir, collection)
+            if folder is None:
+                return None
+            try:
+                stamp = json.loads((folder / STAMP).read_text())
+                with contextlib.redirect_stderr(io.StringIO()):
+                    bm25 = bm25s.BM25.load(str(folder), load_corpus=True)
+                return cls(_bm25(existing=bm25), int(stamp["chunks"]), str(stamp["fingerprint"]))
+            except FileNotFoundError:
+                if attempt + 1 < LOAD_TRIES and live_folder(index_dir, collection) != folder:
+                    continue  # switched and cleaned up while we read: read the new one
+                raise KeywordIndexDamaged(f"keyword index {folder} is incomplete") from None
+            except Exception as error:  # truncated, zeroed or garbled files
+                raise KeywordIndexDamaged(
+                    f"keyword index {folder} is damaged ({type(error).__name__}: {error})"
+                ) from error
+        return None
 
     def search(self, query: str, k: int, sources: Collection[str] | None = None) -> list[Hit]:
         """Chunks ranked by BM25 (only those of ``sources`` when given); zero scores dropped."""
@@ -126,9 +167,37 @@ class KeywordIndex:
 
 
 def read_stamp(index_dir: Path, collection: str) -> dict[str, Any] | None:
-    """What the persisted index was built from ({"chunks", "fingerprint"}), without loading it."""
-    stamp = keyword_dir(index_dir, collection) / STAMP
-    return json.loads(stamp.read_text()) if stamp.is_file() else None
+    """What the persisted index was built from ({"chunks", "fingerprint", "version"}), without
+    loading it; None when there is none or the stamp is unreadable (ingestion then rebuilds it)."""
+    folder = live_folder(index_dir, collection)
+    if folder is None:
+        return None
+    try:
+        stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+        return stamp if isinstance(stamp, dict) and isinstance(stamp.get("chunks"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _switch(root: Path, version: str | None) -> None:
+    """Point ``CURRENT`` at ``version`` (None: no index) atomically; keep the previous version for
+    readers that read the old pointer, remove older ones and the pre-versioning layout's files."""
+    root.mkdir(parents=True, exist_ok=True)
+    previous = live_folder(root.parent.parent, root.name)
+    if version is None:
+        (root / POINTER).unlink(missing_ok=True)
+    else:
+        pointer = root / f".{POINTER}.{os.getpid()}.tmp"
+        pointer.write_text(version, encoding="utf-8")
+        os.replace(pointer, root / POINTER)
+    keep = {version, previous.name if previous is not None and previous != root else None, POINTER}
+    for entry in root.iterdir():
+        if entry.name in keep or (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def store_fingerprint(ids: list[str]) -> str:

@@ -14,11 +14,15 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import os
+import queue
 import re
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -158,6 +162,7 @@ class LlamaCppLLM:
         except (ValueError, RuntimeError) as error:
             raise LLMError(f"could not load model {path}: {error}") from error
         self.info = self._describe(llama_cpp, path, "".join(log))
+        self._lock = threading.Lock()  # a llama.cpp context runs one generation at a time
 
     def _describe(self, llama_cpp: Any, path: Path, log: str) -> BackendInfo:
         meta = self.model.metadata
@@ -201,20 +206,26 @@ class LlamaCppLLM:
     def complete(
         self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
     ) -> Iterator[str]:
-        if not self.settings.prompt_cache:
-            self.reset()
-        stream = self.model.create_completion(
-            prompt,
-            max_tokens=max_tokens,
-            stop=list(stop),
-            temperature=temperature,
-            seed=self.settings.seed,
-            stream=True,
-        )
-        for chunk in stream:
-            piece = chunk["choices"][0]["text"]  # type: ignore[index]
-            if piece:
-                yield piece
+        """Pieces of the completion. The generation runs in its own thread holding the model, so
+        a slow reader of the pieces never holds it (see :func:`pump`)."""
+
+        def generate() -> Iterator[str]:
+            if not self.settings.prompt_cache:
+                self.reset()
+            stream = self.model.create_completion(
+                prompt,
+                max_tokens=max_tokens,
+                stop=list(stop),
+                temperature=temperature,
+                seed=self.settings.seed,
+                stream=True,
+            )
+            for chunk in stream:
+                piece = chunk["choices"][0]["text"]  # type: ignore[index]
+                if piece:
+                    yield piece
+
+        return pump(generate, lock=self._lock)
 
     def chat(
         self,
@@ -224,20 +235,97 @@ class LlamaCppLLM:
         stop: Sequence[str] = (),
         temperature: float = 0.0,
     ) -> Iterator[str]:
-        if not self.settings.prompt_cache:
-            self.reset()
-        stream = self.model.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=max_tokens,
-            stop=list(stop),
-            temperature=temperature,
-            seed=self.settings.seed,
-            stream=True,
-        )
-        for chunk in stream:
-            piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
-            if piece:
-                yield str(piece)
+        def generate() -> Iterator[str]:
+            if not self.settings.prompt_cache:
+                self.reset()
+            stream = self.model.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                stop=list(stop),
+                temperature=temperature,
+                seed=self.settings.seed,
+                stream=True,
+            )
+            for chunk in stream:
+                piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
+                if piece:
+                    yield str(piece)
+
+        return pump(generate, lock=self._lock)
+
+
+class _Raised:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def pump(
+    generate: Callable[[], Iterator[str]],
+    *,
+    lock: threading.Lock | None = None,
+    deadline: float | None = None,
+    on_timeout: Callable[[], None] | None = None,
+    timeout_message: str = "",
+) -> Iterator[str]:
+    """Run ``generate()`` to its end in a thread of its own (holding ``lock`` there) and hand its
+    pieces over through a queue.
+
+    No lock is ever held across a ``yield`` of the caller's generator: a stream read slowly, or
+    from a thread pool (Starlette's ``StreamingResponse``), or abandoned half-way, never blocks
+    another caller beyond the model time they share, and a lock is always released by the thread
+    that took it. With ``deadline`` (``time.monotonic()``) a generation that has not ended by then
+    raises :class:`LLMError` (``timeout_message``), whatever the server trickles meanwhile;
+    ``on_timeout`` then closes what it can. A reader that stops early stops the generation at its
+    next piece.
+
+    Example::
+
+        for piece in pump(lambda: model_pieces(prompt), lock=model_lock):
+            print(piece, end="")
+    """
+    handover: queue.Queue[Any] = queue.Queue()
+    stopped = threading.Event()
+
+    def produce() -> None:
+        try:
+            if lock is not None:
+                lock.acquire()
+            try:
+                for piece in generate():
+                    if stopped.is_set():
+                        break
+                    handover.put(piece)
+            finally:
+                if lock is not None:
+                    lock.release()
+        except BaseException as error:  # handed to the reader, raised there
+            handover.put(_Raised(error))
+        handover.put(_END)
+
+    def pieces() -> Iterator[str]:
+        worker = threading.Thread(target=produce, name="llm-generation", daemon=True)
+        worker.start()
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    item = handover.get(timeout=wait)
+                except queue.Empty:
+                    if on_timeout is not None:
+                        on_timeout()
+                    raise LLMError(timeout_message or "the model did not finish in time") from None
+                if item is _END:
+                    return
+                if isinstance(item, _Raised):
+                    raise item.error
+                yield item
+        finally:
+            stopped.set()
+
+    return pieces()
 
 
 class _capture_llama_log:
@@ -264,7 +352,13 @@ class _capture_llama_log:
 
 class OpenAICompatibleLLM:
     """Any OpenAI-compatible server: llama.cpp server, vLLM, TGI, Ollama (``/v1/completions`` and
-    ``/v1/chat/completions``), through the ``openai`` client with its timeout and retries.
+    ``/v1/chat/completions``), through the ``openai`` client.
+
+    ``llm_timeout`` bounds each model call as a whole: connecting, the first token, every retry
+    and the last token all fit in it, so a server that never answers, or one that trickles
+    keep-alive comments, fails after ``llm_timeout`` seconds with an :class:`LLMError` naming its
+    URL. Connection errors, 429 and 5xx are retried (at most ``llm_retries`` times, with a short
+    back-off) while the budget lasts and no piece has arrived yet.
 
     Example::
 
@@ -283,7 +377,7 @@ class OpenAICompatibleLLM:
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key.get_secret_value() or "not-needed",
             timeout=settings.llm_timeout,
-            max_retries=settings.llm_retries,
+            max_retries=0,  # retries are ours, inside the llm_timeout budget
         )
         self.info = BackendInfo(mode="openai", model=f"{settings.llm_model} at {settings.llm_base_url}")
 
@@ -295,8 +389,8 @@ class OpenAICompatibleLLM:
     def complete(
         self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
     ) -> Iterator[str]:
-        def request() -> Any:
-            return self.client.completions.create(
+        def request(client: Any) -> Any:
+            return client.completions.create(
                 model=self.settings.llm_model,
                 prompt=prompt,
                 max_tokens=max_tokens,
@@ -306,13 +400,7 @@ class OpenAICompatibleLLM:
                 stream=True,
             )
 
-        for chunk in self._stream(request):
-            choices = getattr(chunk, "choices", None)
-            if not choices:
-                continue
-            piece = getattr(choices[0], "text", None)
-            if piece:
-                yield piece
+        return self._pieces(request, lambda choice: getattr(choice, "text", None), "choices[0].text")
 
     def chat(
         self,
@@ -322,10 +410,10 @@ class OpenAICompatibleLLM:
         stop: Sequence[str] = (),
         temperature: float = 0.0,
     ) -> Iterator[str]:
-        def request() -> Any:
-            return self.client.chat.completions.create(
+        def request(client: Any) -> Any:
+            return client.chat.completions.create(
                 model=self.settings.llm_model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 max_tokens=max_tokens,
                 stop=list(stop)[:4] or None,
                 temperature=temperature,
@@ -333,37 +421,99 @@ class OpenAICompatibleLLM:
                 stream=True,
             )
 
-        for chunk in self._stream(request):
-            choices = getattr(chunk, "choices", None)
-            if not choices:
-                continue
-            piece = getattr(getattr(choices[0], "delta", None), "content", None)
-            if piece:
-                yield piece
+        def content(choice: Any) -> Any:
+            delta = getattr(choice, "delta", None)
+            return None if delta is None else (getattr(delta, "content", None) or "")
 
-    def _stream(self, request: Any) -> Iterator[Any]:
+        return self._pieces(request, content, "choices[0].delta")
+
+    def _pieces(
+        self, request: Callable[[Any], Any], read: Callable[[Any], Any], expected: str
+    ) -> Iterator[str]:
+        """The text pieces of a streamed reply, generated in a thread under the overall deadline."""
+        budget = self.settings.llm_timeout
+        deadline = time.monotonic() + budget
+        open_streams: list[Any] = []
+
+        def generate() -> Iterator[str]:
+            events = shaped = 0
+            for chunk in self._stream(request, deadline, open_streams):
+                events += 1
+                choices = getattr(chunk, "choices", None)
+                if not isinstance(choices, list) or not choices:
+                    continue
+                piece = read(choices[0])
+                if piece is None:
+                    continue
+                shaped += 1
+                if not isinstance(piece, str):
+                    raise LLMError(
+                        f"LLM server at {self.url} sent a {expected} that is not text: {_short(repr(piece))}"
+                    )
+                if piece:
+                    yield piece
+            if events == 0:  # a real server always sends at least the chunk with finish_reason
+                raise LLMError(
+                    f"LLM server at {self.url} sent no completion events: "
+                    "is it an OpenAI-compatible /v1 endpoint?"
+                )
+            if shaped == 0:
+                raise LLMError(
+                    f"LLM server at {self.url} sent {events} events, none an OpenAI completion chunk "
+                    f"(no {expected}): is it an OpenAI-compatible /v1 endpoint?"
+                )
+
+        def close() -> None:
+            for stream in open_streams:
+                with contextlib.suppress(Exception):  # best effort: the reader has given up on it
+                    stream.close()
+
+        message = (
+            f"LLM server at {self.url} did not complete the answer within llm_timeout={budget:g} s "
+            "(retries included)"
+        )
+        return pump(generate, deadline=deadline, on_timeout=close, timeout_message=message)
+
+    def _stream(
+        self, request: Callable[[Any], Any], deadline: float, open_streams: list[Any]
+    ) -> Iterator[Any]:
         openai = self._openai
-        received = 0
-        try:
-            for chunk in request():
-                received += 1
-                yield chunk
-        except openai.APIConnectionError as error:
-            raise LLMError(f"LLM server at {self.url} is unreachable: {error}") from error
-        except openai.APIStatusError as error:
-            raise LLMError(
-                f"LLM server at {self.url} answered HTTP {error.status_code}: {_short(error.message)}"
-            ) from error
-        except (openai.APIError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise LLMError(
-                f"LLM server at {self.url} sent a reply that is not an OpenAI-compatible completion: "
-                f"{type(error).__name__}: {_short(str(error))}"
-            ) from error
-        if received == 0:  # a real server always sends at least the chunk with finish_reason
-            raise LLMError(
-                f"LLM server at {self.url} sent no completion events: "
-                "is it an OpenAI-compatible /v1 endpoint?"
-            )
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            received = 0
+            try:
+                client = self.client.with_options(timeout=max(remaining, 0.1), max_retries=0)
+                stream = request(client)
+                open_streams.append(stream)
+                for chunk in stream:
+                    received += 1
+                    yield chunk
+                return
+            except (openai.APIConnectionError, openai.APIStatusError) as error:
+                status = getattr(error, "status_code", None)
+                retryable = status is None or status == 429 or status >= 500
+                pause = min(0.5 * 2**attempt, 4.0)
+                if received or not retryable or attempt >= self.settings.llm_retries:
+                    raise _llm_error(self.url, error) from error
+                if deadline - time.monotonic() <= pause:
+                    raise _llm_error(self.url, error) from error
+                attempt += 1
+                time.sleep(pause)
+            except (openai.APIError, ValueError, KeyError, TypeError, AttributeError) as error:
+                raise LLMError(
+                    f"LLM server at {self.url} sent a reply that is not an OpenAI-compatible completion: "
+                    f"{type(error).__name__}: {_short(str(error))}"
+                ) from error
+
+
+def _llm_error(url: str, error: Exception) -> LLMError:
+    status = getattr(error, "status_code", None)
+    if status is None:
+        return LLMError(f"LLM server at {url} is unreachable: {error}")
+    return LLMError(
+        f"LLM server at {url} answered HTTP {status}: {_short(getattr(error, 'message', str(error)))}"
+    )
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -9,14 +9,43 @@ Example::
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+_STRUCTURE = re.compile(r"(?i)\b(question|answer|passages?|final answer|sources?)\s*:")
 
 
 def embed_text(title: str, heading_path: str, text: str) -> str:
     """What the embedder reads for a chunk: ``title > heading path`` on a line, then the text."""
     context = " > ".join(part for part in (title, heading_path) if part)
     return f"{context}\n{text}" if context else text
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (newlines, escape sequences)
+    written as escapes, everything else (accents, CJK) as it is. ``printable("a\\nb")`` is ``a\\nb``."""
+    out = []
+    for char in str(text):
+        if unicodedata.category(char)[0] == "C":
+            code = ord(char)
+            out.append(
+                {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+                or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            )
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def prompt_safe(name: str) -> str:
+    """A file name as data inside a prompt: one line, no control characters, no line labels
+    (``Question:``, ``Answer:``) or citation brackets that could pass for the prompt's own."""
+    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in str(name))
+    text = _STRUCTURE.sub(lambda m: f"{m.group(1)} -", text)
+    text = text.replace("[", "(").replace("]", ")")
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +164,10 @@ class IngestReport:
             ("skipped", self.skipped),
             ("warning", self.warnings),
         ):
-            lines += [f"  {title}: {p.source}: {p.reason}" for p in problems]
+            lines += [f"  {title}: {printable(p.source)}: {printable(p.reason)}" for p in problems]
         if self.dry_run:
             for title, names in (("add", self.added), ("update", self.updated), ("delete", self.deleted)):
-                lines += [f"  would {title}: {name}" for name in names]
+                lines += [f"  would {title}: {printable(name)}" for name in names]
         return "\n".join(lines)
 
 

@@ -14,11 +14,14 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +44,14 @@ DEFAULT_FILE_TYPES = [
 ]
 EmbeddingBackend = Literal["torch", "onnx", "openvino-int8"]
 TemplateName = Literal["plain", "cot", "few_shot"]
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used: one sentence naming the file (or variable) and what is wrong."""
+
+
+class SettingsWarning(UserWarning):
+    """A setting that is ignored (an unknown key, most likely misspelt)."""
 
 
 class Settings(BaseSettings):
@@ -72,7 +83,16 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_FILE_TYPES),
         description="File extensions that are indexed; others are skipped with a reason.",
     )
-    max_file_size_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    max_file_size_mb: float = Field(
+        50.0, gt=0, description="Files larger than this many MiB are refused (ingestion and uploads)."
+    )
+    max_delete_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Largest share of the indexed documents one ingestion may delete because their "
+        "files are missing (an unmounted share looks empty); more needs --allow-mass-delete.",
+    )
     max_unzipped_mb: float = Field(
         500.0,
         gt=0,
@@ -207,6 +227,11 @@ class Settings(BaseSettings):
     def _collection_name(cls, value: str) -> str:
         if not 3 <= len(value) <= 63:
             raise ValueError(f"collection name {value!r} must have 3 to 63 characters (a Chroma rule)")
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*[A-Za-z0-9]", value) or _ipv4(value):
+            raise ValueError(
+                f"collection name {value!r} may hold only letters, digits, '.', '_' and '-', must start "
+                "and end with a letter or digit, and must not be an IP address (Chroma's rules)"
+            )
         return value
 
     @field_validator("file_types")
@@ -252,6 +277,16 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def _ipv4(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def find_settings_file(path: str | Path | None = None) -> Path | None:
     """The settings file to read: the argument, ``$RAG_SETTINGS_FILE``, ./settings.yaml, the project's."""
     candidates = [
@@ -273,16 +308,26 @@ def find_settings_file(path: str | Path | None = None) -> Path | None:
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from the YAML file, ``RAG_*`` variables and keyword overrides.
 
+    Raises :class:`SettingsError` with one sentence naming the file or variable when the YAML is
+    malformed or a value is invalid; unknown keys warn (:class:`SettingsWarning`) with the closest
+    valid name.
+
     Example::
 
         settings = load_settings(index_dir="/tmp/index", collection="test-docs")
     """
     yaml_file = find_settings_file(path)
     settings_cls: type[Settings] = Settings
+    values: dict[str, Any] = {}
     if yaml_file is not None:
+        values = read_yaml(yaml_file)
         config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": yaml_file})
         settings_cls = type("Settings", (Settings,), {"model_config": config})
-    settings = settings_cls(**overrides)
+    _warn_unknown(yaml_file, values)
+    try:
+        settings = settings_cls(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_explain(error, yaml_file, values, overrides)) from None
     base = yaml_file.parent if yaml_file else Path.cwd()
     updates = {
         name: (base / value).resolve()
@@ -297,3 +342,60 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         if (value := getattr(settings, name)) is not None and not value.is_absolute()
     }
     return settings.model_copy(update=updates)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The settings file as a mapping; :class:`SettingsError` naming the file, line and problem."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"settings file {path} is not UTF-8 text ({error.reason})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        hint = " (indent with spaces: YAML does not allow tabs)" if "\t" in str(error) else ""
+        raise SettingsError(f"settings file {path} is not valid YAML{where}: {problem}{hint}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(
+            f"settings file {path} must hold `key: value` lines (a mapping), not a {type(data).__name__}"
+        )
+    return {str(key): value for key, value in data.items()}
+
+
+def _warn_unknown(yaml_file: Path | None, values: dict[str, Any]) -> None:
+    known = set(Settings.model_fields)
+    found = [(f"settings file {yaml_file}", key) for key in values]
+    found += [
+        (f"environment variable {name}", name[4:].lower())
+        for name in os.environ
+        if name.startswith("RAG_") and name != "RAG_SETTINGS_FILE"
+    ]
+    for where, key in found:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            warnings.warn(f"{where}: unknown setting {key!r} ignored{hint}", SettingsWarning, stacklevel=3)
+
+
+def _explain(
+    error: ValidationError, yaml_file: Path | None, values: dict[str, Any], overrides: dict[str, Any]
+) -> str:
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "settings"
+        if name in overrides:
+            where = "given as an argument"
+        elif f"RAG_{name.upper()}" in os.environ:
+            where = f"from environment variable RAG_{name.upper()}"
+        elif name in values:
+            where = f"in {yaml_file}"
+        else:
+            where = "default"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}={item.get('input')!r} ({where}): {message}")
+    return "invalid setting " + "; ".join(problems)

@@ -10,9 +10,13 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -20,6 +24,13 @@ from rag.schema import Chunk, Hit
 
 PAGE = 5000  # rows per read: Chroma refuses an unbounded get of a large collection
 TEXT_KEY = "text"  # the chunk text, kept in the metadata (see ChromaStore)
+DB_FILE = "chroma.sqlite3"
+DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "disk image", "no such table")
+T = TypeVar("T")
+
+
+class IndexDamaged(RuntimeError):
+    """The Chroma database file cannot be read; the message names it and the fix (``--reset``)."""
 
 
 class VectorStore(Protocol):
@@ -51,41 +62,68 @@ class ChromaStore:
         from chromadb.config import Settings as ChromaSettings
 
         index_dir.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(
-            path=str(index_dir),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
+        self.index_dir = index_dir
         self.name = collection
-        self._collection = self._open()
+        try:
+            self._client = chromadb.PersistentClient(
+                path=str(index_dir),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+            )
+            self._collection = self._open()
+        except Exception as error:
+            raise _damage(error, index_dir) from error
 
     def _open(self) -> Any:
         return self._client.get_or_create_collection(
             self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
 
+    def _call(self, operation: Callable[[Any], T]) -> T:
+        """Run ``operation(collection)``; when another process dropped and rebuilt the collection
+        (``ingest --reset``) the cached one is gone: reopen it by name once and run it again."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            try:
+                return operation(self._collection)
+            except NotFoundError:
+                self._collection = self._open()
+                return operation(self._collection)
+        except IndexDamaged:
+            raise
+        except Exception as error:
+            damaged = _damage(error, self.index_dir)
+            if isinstance(damaged, IndexDamaged):
+                raise damaged from error
+            raise
+
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if not chunks:
             return
-        self._collection.upsert(
-            ids=[c.id for c in chunks],
-            embeddings=np.asarray(vectors, dtype=np.float32),
-            metadatas=[{**c.metadata(), TEXT_KEY: c.text} for c in chunks],
+        self._call(
+            lambda collection: collection.upsert(
+                ids=[chunk.id for chunk in chunks],
+                embeddings=np.asarray(vectors, dtype=np.float32),
+                metadatas=[{**chunk.metadata(), TEXT_KEY: chunk.text} for chunk in chunks],
+            )
         )
 
     def delete_source(self, source: str, keep_ids: set[str] | None = None) -> int:
         """Delete a document's chunks, except ``keep_ids`` (the current version's)."""
-        ids = self._collection.get(where={"source": source}, include=[])["ids"]
+        ids = self._call(lambda c: c.get(where={"source": source}, include=[])["ids"])
         ids = [i for i in ids if not keep_ids or i not in keep_ids]
         if ids:
-            self._collection.delete(ids=ids)
+            self._call(lambda c: c.delete(ids=ids))
         return len(ids)
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
-        result = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
+        result = self._call(
+            lambda c: c.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=k,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
         )
         hits = []
         for chunk_id, text, meta, distance in zip(
@@ -111,7 +149,7 @@ class ChromaStore:
         return hits
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return int(self._call(lambda c: c.count()))
 
     def get(
         self, where: dict[str, Any] | None = None, include: Sequence[str] = ("documents", "metadatas")
@@ -122,7 +160,10 @@ class ChromaStore:
         asked = {*include, "metadatas"} if "documents" in include else set(include)
         offset = 0
         while True:
-            page = dict(self._collection.get(where=where, include=sorted(asked), limit=PAGE, offset=offset))
+            start = offset
+            page = dict(
+                self._call(lambda c: c.get(where=where, include=sorted(asked), limit=PAGE, offset=start))  # noqa: B023
+            )
             if "metadatas" in asked:  # the text comes out of the metadata (or the older document)
                 metas = [dict(meta) for meta in page["metadatas"]]
                 documents = page.get("documents") or [None] * len(metas)
@@ -143,8 +184,43 @@ class ChromaStore:
 
     def drop(self) -> None:
         """Delete the whole collection and start an empty one (``--reset``)."""
-        self._client.delete_collection(self.name)
+        from chromadb.errors import NotFoundError
+
+        with contextlib.suppress(NotFoundError):
+            self._client.delete_collection(self.name)
         self._collection = self._open()
+
+    @staticmethod
+    def discard_damaged(index_dir: Path) -> Path | None:
+        """Move a damaged ``chroma.sqlite3`` aside (``.damaged-<time>``) with the vector segment
+        folders that belonged to it, so a fresh index can be built there (``--reset``)."""
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # forget the open handles on the damaged file
+        database = index_dir / DB_FILE
+        if not database.exists():
+            return None
+        aside = index_dir / f"{DB_FILE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        database.replace(aside)
+        for extra in ("-wal", "-shm", "-journal"):
+            database.with_name(DB_FILE + extra).unlink(missing_ok=True)
+        for folder in index_dir.iterdir():  # Chroma's segment folders are named by UUID
+            if folder.is_dir() and len(folder.name) == 36 and folder.name.count("-") == 4:
+                shutil.rmtree(folder, ignore_errors=True)
+        return aside
+
+
+def _damage(error: Exception, index_dir: Path) -> Exception:
+    """An :class:`IndexDamaged` naming the file and the fix when ``error`` says the database file
+    is unreadable; ``error`` itself otherwise."""
+    text = str(error).lower()
+    if isinstance(error, sqlite3.DatabaseError) or any(word in text for word in DAMAGE_WORDS):
+        return IndexDamaged(
+            f"the index file {index_dir / DB_FILE} is damaged ({type(error).__name__}: "
+            f"{str(error)[:200]}): rebuild it with `python -m ingest --reset` (the documents are read "
+            "again from the corpus folder)"
+        )
+    return error
 
 
 def _text(meta: dict[str, Any], document: str | None) -> str:

@@ -3,9 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.settings import PROJECT_ROOT, SettingsError, load_settings
 
 pytestmark = pytest.mark.unit
 
@@ -70,12 +69,12 @@ def test_relative_paths_resolve_against_the_settings_file(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("name", ["ab", "x" * 64])
 def test_collection_names_follow_chromas_rules(name: str) -> None:
-    with pytest.raises(ValidationError, match="3 to 63 characters"):
+    with pytest.raises(SettingsError, match="3 to 63 characters"):
         load_settings(PROJECT_ROOT / "settings.yaml", collection=name)
 
 
 def test_overlap_must_be_smaller_than_chunk_size() -> None:
-    with pytest.raises(ValidationError, match="chunk_overlap"):
+    with pytest.raises(SettingsError, match="chunk_overlap"):
         load_settings(PROJECT_ROOT / "settings.yaml", chunk_size=64, chunk_overlap=64)
 
 
