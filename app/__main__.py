@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag import Assistant, LLMError, load_settings
+from rag import Assistant, LLMError, SettingsError, load_settings
 from rag.llm import bundled_gguf
 
 
@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ingest", action="store_true", help="do not index corpus_dir when empty")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in (("port", args.port), ("address", args.address)) if v is not None}
-    settings = load_settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except (SettingsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
     if settings.llm_mode == "local" and settings.llm_model_path is None:
         try:

@@ -19,7 +19,7 @@ from app.helpers import (
     discard_failed_uploads,
     save_upload,
 )
-from rag import Answer, Assistant, IngestReport, LLMError, Settings
+from rag import Answer, Assistant, IndexDamaged, IngestReport, LLMError, Settings, SettingsError
 from rag.prompts import ContextOverflow
 
 TEMPLATES = {
@@ -30,7 +30,11 @@ TEMPLATES = {
 
 
 def main() -> None:
-    settings = app_settings()
+    try:
+        settings = app_settings()
+    except (SettingsError, FileNotFoundError) as error:
+        st.error(f"The settings cannot be used: {error}")
+        st.stop()
     state = st.session_state
     state.setdefault("messages", [])
     state.setdefault("last_stats", None)
@@ -40,6 +44,13 @@ def main() -> None:
     with st.sidebar:
         collection = st.selectbox("Collection", collections(settings), key="collection")
         assistant = assistant_for(settings, collection)
+    st.title("Ask your documents")
+    try:
+        chunks = assistant.store.count()
+    except IndexDamaged as error:
+        st.error(f"The index cannot be read: {error}")
+        st.stop()
+    with st.sidebar:
         template = st.selectbox(
             "Template",
             list(TEMPLATES),
@@ -53,8 +64,6 @@ def main() -> None:
         documents_panel(settings, assistant, collection)
         conversation_panel(collection)
 
-    st.title("Ask your documents")
-    chunks = assistant.store.count()
     if chunks == 0:
         st.info("The index is empty: run `make ingest` or upload files in the sidebar.")
     else:

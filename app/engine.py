@@ -74,9 +74,12 @@ def collections(settings: Settings) -> list[str]:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        client: Any = chromadb.PersistentClient(
-            path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
-        )
-        found = sorted(getattr(c, "name", c) for c in client.list_collections())
+        try:
+            client: Any = chromadb.PersistentClient(
+                path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+            )
+            found = sorted(getattr(c, "name", c) for c in client.list_collections())
+        except Exception:  # a damaged index: the page says so when it opens the collection
+            return names
         names += [n for n in found if n != settings.collection]
     return names

@@ -64,7 +64,7 @@ def save_upload(settings: Settings, name: str, data: bytes) -> Path:
         raise UploadRejected(f"{clean}: unsupported file type {suffix or '(none)'} (allowed: {allowed})")
     if len(data) > settings.max_file_bytes:
         raise UploadRejected(
-            f"{clean}: the file is too large: {len(data) / MIB:.1f} MiB is over the limit of "
+            f"{clean}: file too large: {len(data) / MIB:.1f} MiB is over the limit of "
             f"{settings.max_file_size_mb:g} MiB (setting max_file_size_mb)"
         )
     if not data:

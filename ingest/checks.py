@@ -61,7 +61,7 @@ def check_file(path: Path, root: Path, settings: Settings) -> None:
         raise UnusableFile("empty file (0 bytes)")
     if size > settings.max_file_bytes:
         raise UnusableFile(
-            f"the file is too large: {size / 1024 / 1024:.1f} MiB is over the limit of "
+            f"file too large: {size / 1024 / 1024:.1f} MiB is over the limit of "
             f"{settings.max_file_size_mb:g} MiB (setting max_file_size_mb)"
         )
     suffix = path.suffix.lower()

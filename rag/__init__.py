@@ -12,7 +12,8 @@ from rag.api import Assistant
 from rag.llm import BackendInfo, LLMError
 from rag.retrieval import Filters
 from rag.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport
-from rag.settings import Settings, load_settings
+from rag.settings import Settings, SettingsError, load_settings
+from rag.store import IndexDamaged
 
 __all__ = [
     "Answer",
@@ -23,8 +24,10 @@ __all__ = [
     "FileProblem",
     "Filters",
     "Hit",
+    "IndexDamaged",
     "IngestReport",
     "LLMError",
     "Settings",
+    "SettingsError",
     "load_settings",
 ]

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -70,6 +71,7 @@ class KeywordIndex:
 
     def __init__(self, retriever: Any, chunks: int, fingerprint: str) -> None:
         self._retriever = retriever
+        self._lock = threading.Lock()  # the shared retriever's top-k is set per search
         self.chunks = chunks
         self.fingerprint = fingerprint
 
@@ -146,9 +148,11 @@ class KeywordIndex:
                 return []
             rule = MetadataFilter(key="source", value=sorted(sources), operator=FilterOperator.IN)
             retriever = _bm25(existing=retriever.bm25, filters=MetadataFilters(filters=[rule]))
-        retriever.similarity_top_k = max(1, min(k, self.chunks))
+        with self._lock:
+            retriever.similarity_top_k = max(1, min(k, self.chunks))
+            results = retriever.retrieve(query)
         hits = []
-        for found in retriever.retrieve(query):
+        for found in results:
             if found.score is None or found.score <= 0:
                 continue
             meta = dict(found.node.metadata)

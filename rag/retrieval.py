@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,11 +81,13 @@ class CrossEncoderReranker:
         if not Path(path).is_dir():
             raise FileNotFoundError(f"reranker_model {path} is not a folder with a cross-encoder model")
         self.model = CrossEncoder(str(path), local_files_only=True)
+        self._lock = threading.Lock()  # one call at a time: the Rust tokenizer is not re-entrant
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         if not hits:
             return []
-        scores = self.model.predict([(query, hit.text) for hit in hits], show_progress_bar=False)
+        with self._lock:
+            scores = self.model.predict([(query, hit.text) for hit in hits], show_progress_bar=False)
         ranked = sorted(zip(hits, scores, strict=True), key=lambda pair: -float(pair[1]))
         return [
             replace(hit, score=float(score), metadata={**hit.metadata, "rerank_score": float(score)})

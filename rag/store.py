@@ -71,6 +71,7 @@ class ChromaStore:
             )
             self._collection = self._open()
         except Exception as error:
+            forget_client(index_dir)  # Chroma keeps the half-started client; the next try starts anew
             raise _damage(error, index_dir) from error
 
     def _open(self) -> Any:
@@ -194,9 +195,7 @@ class ChromaStore:
     def discard_damaged(index_dir: Path) -> Path | None:
         """Move a damaged ``chroma.sqlite3`` aside (``.damaged-<time>``) with the vector segment
         folders that belonged to it, so a fresh index can be built there (``--reset``)."""
-        from chromadb.api.client import SharedSystemClient
-
-        SharedSystemClient.clear_system_cache()  # forget the open handles on the damaged file
+        forget_client(index_dir)  # forget the open handles on the damaged file
         database = index_dir / DB_FILE
         if not database.exists():
             return None
@@ -210,10 +209,32 @@ class ChromaStore:
         return aside
 
 
+def forget_client(index_dir: Path) -> None:
+    """Drop Chroma's cached client of ``index_dir`` (Chroma shares one per path in a process and
+    keeps one whose start failed), so the next :class:`ChromaStore` opens the files anew. Clients
+    of other paths are left alone."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    target = str(index_dir.resolve())
+    for identifier in list(SharedSystemClient._identifier_to_system):
+        try:
+            same = str(Path(identifier).resolve()) == target
+        except (OSError, ValueError):
+            same = False
+        if same:
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+
+
 def _damage(error: Exception, index_dir: Path) -> Exception:
     """An :class:`IndexDamaged` naming the file and the fix when ``error`` says the database file
-    is unreadable; ``error`` itself otherwise."""
+    is unreadable, or SQLite's own check of the file says so; ``error`` itself otherwise. (Chroma
+    can hide the first error behind another one raised while it cleans up.)"""
     text = str(error).lower()
+    if not (isinstance(error, sqlite3.DatabaseError) or any(word in text for word in DAMAGE_WORDS)):
+        problem = _sqlite_problem(index_dir / DB_FILE)
+        if problem is not None:
+            error, text = problem, str(problem).lower()
     if isinstance(error, sqlite3.DatabaseError) or any(word in text for word in DAMAGE_WORDS):
         return IndexDamaged(
             f"the index file {index_dir / DB_FILE} is damaged ({type(error).__name__}: "
@@ -221,6 +242,22 @@ def _damage(error: Exception, index_dir: Path) -> Exception:
             "again from the corpus folder)"
         )
     return error
+
+
+def _sqlite_problem(database: Path) -> sqlite3.DatabaseError | None:
+    """SQLite's quick check of ``database`` (read only): the error, or None when it reads."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+            verdict = db.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.OperationalError:
+        return None  # locked or busy: not damage
+    except sqlite3.DatabaseError as error:
+        return error
+    if verdict and verdict[0] != "ok":
+        return sqlite3.DatabaseError(str(verdict[0]))
+    return None
 
 
 def _text(meta: dict[str, Any], document: str | None) -> str:

@@ -35,7 +35,7 @@ def test_size_and_magic_checks(tmp_path: Path, settings: Any) -> None:
     assert reason(tmp_path / "a.txt", tmp_path, settings) == "empty file (0 bytes)"
     assert reason(tmp_path / "b.pdf", tmp_path, settings).startswith("not a valid PDF file")
     assert reason(tmp_path / "c.pptx", tmp_path, settings) == "not a valid PPTX file: it is not a zip archive"
-    assert "the file is too large: 2.0 MiB is over the limit of 1 MiB" in reason(
+    assert "file too large: 2.0 MiB is over the limit of 1 MiB" in reason(
         tmp_path / "d.txt", tmp_path, settings
     )
 

@@ -159,3 +159,30 @@ def test_a_failed_upload_is_not_kept(make_settings: Any, tmp_path: Path) -> None
     messages = discard_failed_uploads(corpus, [good, bad], report)
     assert good.is_file() and not bad.exists()
     assert messages == ["bad.pdf was not added: damaged PDF: x"]
+
+
+@pytest.mark.integration
+def test_the_chat_shows_bad_settings_and_a_damaged_index_as_messages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    page = str(PROJECT_ROOT / "app" / "chat.py")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("top_k: [1\n")
+    monkeypatch.setenv("RAG_SETTINGS_FILE", str(bad))
+    app = AppTest.from_file(page, default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    assert any("settings cannot be used" in e.value and str(bad) in e.value for e in app.error)
+
+    monkeypatch.delenv("RAG_SETTINGS_FILE")
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "chroma.sqlite3").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)  # a damaged database
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    monkeypatch.setenv("RAG_COLLECTION", "damaged")
+    app = AppTest.from_file(page, default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    assert any("--reset" in e.value for e in app.error), [e.value for e in app.error]

@@ -23,7 +23,7 @@ from ingest.manifest import Manifest
 from rag import Assistant
 from rag.keyword import KeywordIndex, keyword_dir, live_folder
 from rag.settings import PROJECT_ROOT
-from rag.store import ChromaStore
+from rag.store import ChromaStore, forget_client
 
 pytestmark = pytest.mark.integration
 SAMPLE_FILES = 9
@@ -31,9 +31,7 @@ SAMPLE_FILES = 9
 
 def fresh_store(settings: Any) -> ChromaStore:
     """A store opened anew (Chroma caches one client per path; another process changed the files)."""
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
+    forget_client(settings.index_dir)
     return ChromaStore(settings.index_dir, settings.collection)
 
 
