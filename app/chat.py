@@ -191,8 +191,14 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
             state.notices.extend(("error", text) for text in discard_failed_uploads(folder, saved, report))
         state.uploader += 1  # a fresh, empty uploader
         st.rerun()
+    allow = st.checkbox(
+        "Allow a mass delete",
+        key="mass_delete",
+        help="A re-sync refuses to delete more than max_delete_share of the documents because their "
+        "files are gone (an unmounted folder looks empty); tick this to delete them anyway.",
+    )
     if st.button("Re-sync folder", key="resync"):
-        sync(assistant, folder)
+        sync(assistant, folder, allow_mass_delete=allow)
         st.rerun()
     sources = sorted(assistant.sources())
     if sources:
@@ -213,7 +219,7 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
             st.rerun()
 
 
-def sync(assistant: Assistant, folder: Path) -> IngestReport | None:
+def sync(assistant: Assistant, folder: Path, allow_mass_delete: bool = False) -> IngestReport | None:
     bar = st.progress(0.0, text="Indexing ...")
 
     def progress(done: int, total: int, source: str) -> None:
@@ -221,7 +227,7 @@ def sync(assistant: Assistant, folder: Path) -> IngestReport | None:
 
     notices = st.session_state.notices
     try:
-        report = assistant.ingest(folder, on_progress=progress)
+        report = assistant.ingest(folder, on_progress=progress, allow_mass_delete=allow_mass_delete)
     except Exception as error:  # IngestError and friends: a message, not a traceback
         notices.append(("error", f"Indexing failed: {error}"))
         return None

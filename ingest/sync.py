@@ -232,7 +232,8 @@ def _refuse_mass_delete(settings: Settings, root: Path, deleted: list[str], inde
         f"refusing to delete {len(deleted)} of the {indexed} indexed documents ({share:.0%}; the limit "
         f"is max_delete_share {settings.max_delete_share:.0%}): they are missing from {root}"
         + (" (no supported files found there)" if not found else "")
-        + ". Is the folder (a network share?) mounted? Re-run with --allow-mass-delete to delete them."
+        + ". Is the folder (a network share?) mounted? To delete them, re-run with --allow-mass-delete "
+        "(in the chat: tick 'Allow a mass delete')."
     )
 
 

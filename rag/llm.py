@@ -208,24 +208,11 @@ class LlamaCppLLM:
     ) -> Iterator[str]:
         """Pieces of the completion. The generation runs in its own thread holding the model, so
         a slow reader of the pieces never holds it (see :func:`pump`)."""
-
-        def generate() -> Iterator[str]:
-            if not self.settings.prompt_cache:
-                self.reset()
-            stream = self.model.create_completion(
-                prompt,
-                max_tokens=max_tokens,
-                stop=list(stop),
-                temperature=temperature,
-                seed=self.settings.seed,
-                stream=True,
-            )
-            for chunk in stream:
-                piece = chunk["choices"][0]["text"]  # type: ignore[index]
-                if piece:
-                    yield piece
-
-        return pump(generate, lock=self._lock)
+        options = self._options(max_tokens, stop, temperature)
+        return self._pieces(
+            lambda: self.model.create_completion(prompt, **options),
+            lambda chunk: chunk["choices"][0]["text"],
+        )
 
     def chat(
         self,
@@ -235,19 +222,27 @@ class LlamaCppLLM:
         stop: Sequence[str] = (),
         temperature: float = 0.0,
     ) -> Iterator[str]:
+        options = self._options(max_tokens, stop, temperature)
+        return self._pieces(
+            lambda: self.model.create_chat_completion(messages=messages, **options),  # type: ignore[arg-type]
+            lambda chunk: chunk["choices"][0]["delta"].get("content"),
+        )
+
+    def _options(self, max_tokens: int, stop: Sequence[str], temperature: float) -> dict[str, Any]:
+        return {
+            "max_tokens": max_tokens,
+            "stop": list(stop),
+            "temperature": temperature,
+            "seed": self.settings.seed,
+            "stream": True,
+        }
+
+    def _pieces(self, start: Callable[[], Any], read: Callable[[Any], Any]) -> Iterator[str]:
         def generate() -> Iterator[str]:
             if not self.settings.prompt_cache:
                 self.reset()
-            stream = self.model.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                stop=list(stop),
-                temperature=temperature,
-                seed=self.settings.seed,
-                stream=True,
-            )
-            for chunk in stream:
-                piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
+            for chunk in start():
+                piece = read(chunk)
                 if piece:
                     yield str(piece)
 
