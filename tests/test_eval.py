@@ -43,6 +43,8 @@ def test_beir_folders_are_read_and_checked(tmp_path: Path) -> None:
     (tmp_path / "queries.jsonl").write_text('{"_id": "q", "text": "y"}\n')
     (tmp_path / "qrels" / "test.tsv").write_text("q\ta\t1\n")  # no header line
     assert load_beir(tmp_path).qrels == {"q": {"a": 1}}
+    (tmp_path / "qrels" / "test.tsv").write_text("q\ta\t1\nother\ta\t1\n")  # "other" has no query
+    assert load_beir(tmp_path).qrels == {"q": {"a": 1}}  # scored as a miss, it would halve every figure
     (tmp_path / "corpus.jsonl").write_text('{"_id": "a"}\n')
     with pytest.raises(ValueError, match=r"corpus.jsonl:1"):
         load_beir(tmp_path)
