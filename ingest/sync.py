@@ -29,6 +29,7 @@ from ingest.repair import verify_index
 from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
 from rag.embeddings import Embedder, model_path
+from rag.keyword import FORM as KEYWORD_FORM
 from rag.keyword import KeywordIndex, KeywordIndexDamaged, keyword_dir, read_stamp
 from rag.schema import FileProblem, IngestReport
 from rag.settings import Settings
@@ -282,7 +283,8 @@ def refresh_keyword_index(settings: Settings, store: ChromaStore) -> None:
     dirty = _keyword_dirty(settings)
     stamp = None if dirty.exists() else read_stamp(settings.index_dir, settings.collection)
     chunks = store.count()
-    if stamp is None or stamp["chunks"] != chunks or (chunks and not _keyword_loadable(settings)):
+    stale = stamp is None or stamp["chunks"] != chunks or stamp.get("form") != KEYWORD_FORM
+    if stale or (chunks and not _keyword_loadable(settings)):
         KeywordIndex.build(store, settings.index_dir)
     dirty.unlink(missing_ok=True)
 

@@ -23,6 +23,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -33,8 +34,31 @@ from typing import Any
 from rag.schema import Hit, embed_text
 
 STAMP = "stamp.json"
+FORM = 2  # how text is put before BM25 (keyword_form); an index of another form is rebuilt
 POINTER = "CURRENT"
+# Scripts written without spaces between words: Han (Chinese, Japanese kanji), kana, the iteration
+# marks and the prolonged-sound mark. Hangul is written with spaces and needs nothing.
+_UNSPACED = re.compile(r"[\u3005\u3006\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 LOAD_TRIES = 3  # a reader that lost a race with two rebuilds in a row reads the pointer again
+
+
+def keyword_form(text: str) -> str:
+    """``text`` as BM25 reads it: each run of Chinese or Japanese characters becomes its overlapping
+    character bigrams, set apart from the digits and Latin words around it ("默认512" -> "默认 512",
+    "1.0即禁用" -> "1.0 即禁 禁用"). A word tokenizer sees such a run as one huge token, so no
+    question ever matched one (every Chinese query scored 0). Other text is left as it is.
+
+    Example::
+
+        keyword_form("圣母小学的教学语言")   # "圣母 母小 小学 学的 的教 教学 学语 语言"
+    """
+
+    def bigrams(found: re.Match[str]) -> str:
+        run = found.group(0)
+        pairs = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+        return " " + " ".join(pairs) + " "
+
+    return _UNSPACED.sub(bigrams, text)
 
 
 class KeywordIndexDamaged(RuntimeError):
@@ -90,7 +114,9 @@ class KeywordIndex:
         for chunk_id, text, meta in zip(ids, texts, metas, strict=True):
             node = TextNode(
                 id_=chunk_id,
-                text=embed_text(str(meta.get("title", "")), str(meta.get("heading_path", "")), text),
+                text=keyword_form(
+                    embed_text(str(meta.get("title", "")), str(meta.get("heading_path", "")), text)
+                ),
                 metadata={k: v for k, v in meta.items() if k != "file_hash"} | {"chunk_text": text},
             )
             node.excluded_embed_metadata_keys = list(node.metadata)  # BM25 reads the text only
@@ -102,7 +128,7 @@ class KeywordIndex:
         scratch.mkdir(parents=True)
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s prints a progress bar
             retriever.persist(str(scratch), show_progress=False)
-        stamp = {"chunks": len(ids), "fingerprint": fingerprint, "version": version}
+        stamp = {"chunks": len(ids), "fingerprint": fingerprint, "version": version, "form": FORM}
         (scratch / STAMP).write_text(json.dumps(stamp))
         scratch.rename(root / version)
         _switch(root, version)  # readers see the old index or the new one, never half of one
@@ -150,7 +176,7 @@ class KeywordIndex:
             retriever = _bm25(existing=retriever.bm25, filters=MetadataFilters(filters=[rule]))
         with self._lock:
             retriever.similarity_top_k = max(1, min(k, self.chunks))
-            results = retriever.retrieve(query)
+            results = retriever.retrieve(keyword_form(query))
         hits = []
         for found in results:
             if found.score is None or found.score <= 0:

@@ -173,18 +173,25 @@ class Retriever:
         return {source for source in self.store.sources() if filters.matches(source)}
 
 
-def _normalised(hits: list[Hit]) -> dict[str, float]:
+def _normalised(hits: list[Hit], how: str = "minmax") -> dict[str, float]:
+    """Scores mapped to [0, 1]: ``minmax`` stretches each list over the whole range (a flat list
+    too); ``max`` divides by the best score, so a list whose scores hardly differ stays flat."""
     if not hits:
         return {}
     scores = [h.score for h in hits]
     low, high = min(scores), max(scores)
+    if how == "max":
+        return {h.chunk_id: max(h.score, 0.0) / high if high > 0 else 0.0 for h in hits}
     span = high - low
     return {h.chunk_id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
 
 
-def weighted_fuse(dense: list[Hit], keyword: list[Hit], dense_weight: float) -> list[Hit]:
-    """Convex combination of min-max normalised scores; a chunk missing from a list scores 0 there."""
-    dense_norm, keyword_norm = _normalised(dense), _normalised(keyword)
+def weighted_fuse(
+    dense: list[Hit], keyword: list[Hit], dense_weight: float, how: str = "minmax"
+) -> list[Hit]:
+    """Convex combination of normalised scores (``how``: see :func:`_normalised`); a chunk missing
+    from a list scores 0 there."""
+    dense_norm, keyword_norm = _normalised(dense, how), _normalised(keyword, how)
     by_id = {h.chunk_id: h for h in keyword} | {h.chunk_id: h for h in dense}
     keyword_raw = {h.chunk_id: h.score for h in keyword}
     fused = []
