@@ -143,7 +143,19 @@ class Settings(BaseSettings):
         "reciprocal rank fusion (measured worse than dense alone on public sets).",
     )
     dense_weight: float = Field(
-        0.8, ge=0.0, le=1.0, description="Weight of the dense list in weighted fusion (keyword: 1 - this)."
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense list in weighted fusion (keyword: 1 - this). Fitted on "
+        "sample_beir, beir_tiny and the fit splits of squad2-dev and cmrc2018-dev "
+        "(scripts/fusion_fit.py): the middle of the weights where hybrid is never below the better "
+        "of its inputs on any of them.",
+    )
+    score_normalisation: Literal["max", "minmax"] = Field(
+        "max",
+        description="How each list's scores are scaled before weighted fusion: max divides by the "
+        "best score, so a list whose scores hardly differ (an embedder that does not know the "
+        "language) stays flat; minmax stretches every list over [0, 1].",
     )
     candidates: int = Field(
         30, ge=1, description="Candidates fetched from each retriever before fusion and reranking."

@@ -5,6 +5,7 @@ report the chosen variant on held-out ones.
 
 Usage:
     python scripts/fusion_fit.py data/eval/sample_beir tests/fixtures/beir_tiny /tmp/cmrc-fit
+    python scripts/fusion_fit.py --weights 0.2,0.25,0.3 data/eval/sample_beir
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rag.retrieval import Retriever, collapse_duplicates, rrf_fuse, weighted_fus
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def sweep(folder: Path) -> dict[str, float]:
+def sweep(folder: Path, weights: tuple[float, ...] = WEIGHTS) -> dict[str, float]:
     data = load_beir(folder)
     with tempfile.TemporaryDirectory() as work:
         corpus = Path(work) / "corpus"
@@ -45,7 +46,7 @@ def sweep(folder: Path) -> dict[str, float]:
     threshold = settings.duplicate_threshold
     variants = {"keyword": lambda d, k: k, "dense": lambda d, k: d, "rrf": lambda d, k: rrf_fuse(d, k)}
     for how in ("minmax", "max"):
-        for weight in WEIGHTS:
+        for weight in weights:
             variants[f"{how} {weight}"] = lambda d, k, w=weight, h=how: weighted_fuse(d, k, w, h) if k else d
     runs = {
         name: {q: _doc_scores(collapse_duplicates(fuse(*lists[q]), threshold), by_file) for q in lists}
@@ -56,7 +57,11 @@ def sweep(folder: Path) -> dict[str, float]:
 
 def main() -> None:
     warnings.filterwarnings("ignore")
-    tables = {Path(arg).name: sweep(Path(arg)) for arg in sys.argv[1:]}
+    args = sys.argv[1:]
+    weights = WEIGHTS
+    if args and args[0] == "--weights":  # --weights 0.2,0.25,0.3
+        weights, args = tuple(float(w) for w in args[1].split(",")), args[2:]
+    tables = {Path(arg).name: sweep(Path(arg), weights) for arg in args}
     names = list(next(iter(tables.values())))
     print("| nDCG@10 | " + " | ".join(tables) + " |")
     print("|---" * (len(tables) + 1) + "|")

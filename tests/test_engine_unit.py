@@ -41,6 +41,14 @@ def test_weighted_fusion_lifts_a_chunk_both_lists_agree_on() -> None:
     assert fused[0].metadata["keyword_score"] == 9.0
 
 
+def test_max_normalisation_keeps_a_flat_list_from_overruling_a_sharp_one() -> None:
+    # an embedder that does not know the language: its scores hardly differ
+    dense = [hit("noise-1", 0.31), hit("noise-2", 0.30), hit("gold", 0.29)]
+    keyword = [hit("gold", 14.0), hit("noise-2", 2.0)]
+    assert weighted_fuse(dense, keyword, 0.6, "max")[0].chunk_id == "gold"
+    assert weighted_fuse(dense, keyword, 0.6, "minmax")[0].chunk_id == "noise-1"  # stretched noise wins
+
+
 def test_rrf_counts_ranks_only() -> None:
     fused = rrf_fuse([hit("a", 0.9), hit("b", 0.1)], [hit("b", 5.0), hit("a", 4.9)])
     assert fused[0].score == pytest.approx(fused[1].score)
