@@ -39,7 +39,7 @@ class _ExportedEmbedder:
         self.max_tokens = _max_seq_length(path, self.tokenizer)
         self.pooling = _pooling_mode(path)
         self.batch_size = batch_size
-        self._lock = threading.RLock()  # one call at a time: the Rust tokenizer is not re-entrant
+        self._tokenizing = threading.Lock()  # the Rust tokenizer is not re-entrant across threads
         key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
         self.folder = cache_dir / f"{path.name}-{key}"
 
@@ -50,22 +50,22 @@ class _ExportedEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding per batch
         for start in range(0, len(texts), self.batch_size):
             index = order[start : start + self.batch_size]
-            encoded = self.tokenizer(
-                [texts[i] for i in index],
-                padding=True,
-                truncation=True,
-                max_length=self.max_tokens,
-                return_tensors="np",
-            )
+            with self._tokenizing:
+                encoded = self.tokenizer(
+                    [texts[i] for i in index],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                    return_tensors="np",
+                )
             yield index, {k: v.astype(np.int64) for k, v in encoded.items()}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out: np.ndarray | None = None
-        with self._lock:
-            for index, vectors in self._embedded_batches(texts):
-                if out is None:
-                    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-                out[index] = vectors
+        for index, vectors in self._embedded_batches(texts):
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[index] = vectors
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
     def _embedded_batches(self, texts: Sequence[str]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
@@ -128,17 +128,18 @@ class OpenVinoEmbedder(_ExportedEmbedder):
         self._openvino = openvino
         self._core = openvino.Core()
         self._compiled: Any = None
+        self._compiling = threading.Lock()
         self.model_file = self.folder / "model-int8.xml"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
+        with self._compiling:  # two first calls at once quantize and compile once
             if self._compiled is None:
                 if not self.model_file.exists():
                     self.quantize(texts)
                 self._compiled = self._core.compile_model(
                     str(self.model_file), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
                 )
-            return super().embed(texts)
+        return super().embed(texts)
 
     def _embedded_batches(self, texts: Sequence[str]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """Batches run as asynchronous requests, one per CPU stream (OpenVINO's THROUGHPUT hint:
