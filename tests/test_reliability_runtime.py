@@ -65,10 +65,9 @@ def test_pump_errors_reach_the_reader_and_deadline_is_enforced() -> None:
         time.sleep(30)
         yield "late"
 
-    started = time.monotonic()
-    with pytest.raises(LLMError, match="too slow"):
+    with pytest.raises(LLMError, match="too slow"):  # without the deadline: "late", no error
         list(pump(slow, deadline=time.monotonic() + 0.5, on_timeout=closed.set, timeout_message="too slow"))
-    assert closed.is_set() and time.monotonic() - started < 20
+    assert closed.is_set()
 
 
 # --- the real bundled model: streams consumed from a thread pool, slow readers -------------------
@@ -148,13 +147,13 @@ def remote(sample_assistant: Any, url: str, **update: Any) -> Assistant:
     return Assistant(settings, embedder=sample_assistant.embedder)
 
 
-def timed_ask(assistant: Assistant) -> tuple[BaseException | None, float]:
-    started = time.monotonic()
+def failed_ask(assistant: Assistant) -> BaseException | None:
+    """The error asking raised (None when it answered)."""
     try:
         assistant.ask(QUESTION)
     except BaseException as error:
-        return error, time.monotonic() - started
-    return None, time.monotonic() - started
+        return error
+    return None
 
 
 @pytest.mark.integration
@@ -166,12 +165,10 @@ def test_a_server_trickling_keep_alives_times_out_within_llm_timeout(sample_assi
     server, url = serve(trickle)
     try:
         with ThreadPoolExecutor(1) as pool:  # the test itself must not hang if the bound fails
-            error, seconds = pool.submit(timed_ask, remote(sample_assistant, url, llm_timeout=3)).result(
-                timeout=60
-            )
+            error = pool.submit(failed_ask, remote(sample_assistant, url, llm_timeout=3)).result(timeout=120)
+        # the deadline fired (before the fix the trickle ran its 40 comments, then "no events")
         assert isinstance(error, LLMError), error
-        assert url in str(error) and "llm_timeout=3" in str(error)
-        assert seconds < 30  # 40 s of trickle before the fix; 3 s plus retrieval now
+        assert url in str(error) and "did not complete the answer within llm_timeout=3" in str(error)
     finally:
         server.shutdown()
 
@@ -180,16 +177,37 @@ def test_a_server_trickling_keep_alives_times_out_within_llm_timeout(sample_assi
 def test_a_server_that_accepts_and_never_answers_fits_the_budget_with_retries(sample_assistant: Any) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(16)  # accepts connections (the kernel does), never reads or answers
+    listener.listen(16)
+    listener.settimeout(0.2)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    held: list[socket.socket] = []  # accepted, never read or answered
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     try:
         with ThreadPoolExecutor(1) as pool:
             assistant = remote(sample_assistant, url, llm_timeout=2, llm_retries=5)
-            error, seconds = pool.submit(timed_ask, assistant).result(timeout=60)
+            error = pool.submit(failed_ask, assistant).result(timeout=120)
         assert isinstance(error, LLMError) and url in str(error)
-        assert seconds < 20  # 6 attempts of 2 s each would be 12 s; the budget is 2 s in all
+        time.sleep(3)  # let a retry that ignored the budget show itself
+        # 6 connections (1 + 5 retries of a full timeout each) before the fix; the budget holds one
+        assert 1 <= len(held) <= 2, len(held)
     finally:
+        stop.set()
+        acceptor.join()
         listener.close()
+        for connection in held:
+            connection.close()
 
 
 @pytest.mark.integration
@@ -205,7 +223,7 @@ def test_a_server_that_accepts_and_never_answers_fits_the_budget_with_retries(sa
 def test_sse_chunks_of_the_wrong_shape_are_named(sample_assistant: Any, events: list[str]) -> None:
     server, url = serve(lambda request: sse(request, events))
     try:
-        error, _ = timed_ask(remote(sample_assistant, url, llm_timeout=10, llm_retries=0))
+        error = failed_ask(remote(sample_assistant, url, llm_timeout=10, llm_retries=0))
         assert isinstance(error, LLMError), f"expected an LLMError, got {error!r}"
         message = str(error)
         assert url in message and ("none an OpenAI completion chunk" in message or "is not text" in message)
