@@ -39,6 +39,14 @@ CREATE TABLE IF NOT EXISTS collections (
 """
 
 
+def read_entries(db: sqlite3.Connection, collection: str) -> dict[str, Entry]:
+    """The rows of ``collection`` (also used on a read-only connection by dry runs)."""
+    rows = db.execute(
+        "SELECT source, file_hash, pipeline, status, chunks FROM files WHERE collection = ?", (collection,)
+    )
+    return {row[0]: Entry(*row) for row in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One indexed (or half-indexed) file."""
@@ -101,11 +109,7 @@ class Manifest:
         self._db.close()
 
     def entries(self) -> dict[str, Entry]:
-        rows = self._db.execute(
-            "SELECT source, file_hash, pipeline, status, chunks FROM files WHERE collection = ?",
-            (self.collection,),
-        )
-        return {row[0]: Entry(*row) for row in rows}
+        return read_entries(self._db, self.collection)
 
     def mark_pending(self, source: str, file_hash: str, pipeline: str) -> None:
         self._db.execute(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ingest.checks import UnusableFile, check_location
 from ingest.loaders import quiet_third_parties
-from ingest.manifest import Entry, Manifest
+from ingest.manifest import Entry, Manifest, read_entries
 from ingest.repair import verify_index
 from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
@@ -305,13 +305,9 @@ def _read_entries(settings: Settings) -> dict[str, Entry]:
         return {}
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT source, file_hash, pipeline, status, chunks FROM files WHERE collection = ?",
-                (settings.collection,),
-            ).fetchall()
+            return read_entries(db, settings.collection)
     except sqlite3.DatabaseError as error:
         raise IngestError(f"{path} is damaged ({error}): a real run rebuilds it") from error
-    return {row[0]: Entry(*row) for row in rows}
 
 
 def _plan(
