@@ -149,13 +149,16 @@ class Settings(BaseSettings):
         description="Weight of the dense list in weighted fusion (keyword: 1 - this). Fitted on "
         "sample_beir, beir_tiny and the fit splits of squad2-dev and cmrc2018-dev "
         "(scripts/fusion_fit.py): the middle of the weights where hybrid is never below the better "
-        "of its inputs on any of them.",
+        "of its inputs on any of them. Held out (nDCG@10, hybrid vs better input): squad2-dev qa.jsonl "
+        "0.996 vs 0.984, cmrc2018-dev qa.jsonl 0.977 vs 0.975, arcd-beir 0.709 vs 0.685.",
     )
     score_normalisation: Literal["max", "minmax"] = Field(
         "max",
         description="How each list's scores are scaled before weighted fusion: max divides by the "
         "best score, so a list whose scores hardly differ (an embedder that does not know the "
-        "language) stays flat; minmax stretches every list over [0, 1].",
+        "language) stays flat; minmax stretches every list over [0, 1]. Chosen on the same fit sets "
+        "as dense_weight (min-max at any weight fell below keyword on the cmrc2018 fit split or "
+        "below dense on beir_tiny); held-out figures as for dense_weight.",
     )
     candidates: int = Field(
         30, ge=1, description="Candidates fetched from each retriever before fusion and reranking."
