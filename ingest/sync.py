@@ -30,7 +30,8 @@ from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
 from rag.embeddings import Embedder, model_path
 from rag.keyword import FORM as KEYWORD_FORM
-from rag.keyword import KeywordIndex, KeywordIndexDamaged, keyword_dir, read_stamp
+from rag.keyword import KeywordIndex, keyword_dir, read_stamp
+from rag.keyword import intact as keyword_intact
 from rag.schema import FileProblem, IngestReport
 from rag.settings import Settings
 from rag.store import ChromaStore, IndexDamaged
@@ -284,16 +285,9 @@ def refresh_keyword_index(settings: Settings, store: ChromaStore) -> None:
     stamp = None if dirty.exists() else read_stamp(settings.index_dir, settings.collection)
     chunks = store.count()
     stale = stamp is None or stamp["chunks"] != chunks or stamp.get("form") != KEYWORD_FORM
-    if stale or (chunks and not _keyword_loadable(settings)):
+    if stale or (chunks and not keyword_intact(settings.index_dir, settings.collection)):
         KeywordIndex.build(store, settings.index_dir)
     dirty.unlink(missing_ok=True)
-
-
-def _keyword_loadable(settings: Settings) -> bool:
-    try:
-        return KeywordIndex.load(settings.index_dir, settings.collection) is not None
-    except KeywordIndexDamaged:
-        return False
 
 
 def _read_entries(settings: Settings) -> dict[str, Entry]:

@@ -128,7 +128,14 @@ class KeywordIndex:
         scratch.mkdir(parents=True)
         with contextlib.redirect_stderr(io.StringIO()):  # bm25s prints a progress bar
             retriever.persist(str(scratch), show_progress=False)
-        stamp = {"chunks": len(ids), "fingerprint": fingerprint, "version": version, "form": FORM}
+        sizes = {file.name: file.stat().st_size for file in scratch.iterdir() if file.is_file()}
+        stamp = {
+            "chunks": len(ids),
+            "fingerprint": fingerprint,
+            "version": version,
+            "form": FORM,
+            "sizes": sizes,
+        }
         (scratch / STAMP).write_text(json.dumps(stamp))
         scratch.rename(root / version)
         _switch(root, version)  # readers see the old index or the new one, never half of one
@@ -207,6 +214,19 @@ def read_stamp(index_dir: Path, collection: str) -> dict[str, Any] | None:
         return stamp if isinstance(stamp, dict) and isinstance(stamp.get("chunks"), int) else None
     except (OSError, ValueError):
         return None
+
+
+def intact(index_dir: Path, collection: str) -> bool:
+    """Whether the live index's files are all there at the sizes the build wrote (a stat each: a
+    truncated or zeroed file is caught without loading the index)."""
+    folder = live_folder(index_dir, collection)
+    stamp = read_stamp(index_dir, collection)
+    if folder is None or stamp is None or not isinstance(stamp.get("sizes"), dict):
+        return False
+    try:
+        return all((folder / name).stat().st_size == size for name, size in stamp["sizes"].items())
+    except OSError:
+        return False
 
 
 def _switch(root: Path, version: str | None) -> None:
