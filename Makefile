@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup browser run test test-fast lint format ingest ask doctor eval bench bench-ingest bench-query clean-index
+.PHONY: setup browser run test test-fast lint format ingest ask doctor eval fit-refusal bench bench-ingest bench-query clean-index
 
 # make setup GPU=cuda (or GPU=metal) rebuilds llama-cpp-python with GPU offload; then set
 # n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`.
@@ -66,6 +66,10 @@ bench-query: setup
 
 eval: setup
 	$(PY) -m rag.eval $(ARGS)
+
+# Fit the refusal model for the configured backend on the fit splits (saved in refusal_dir).
+fit-refusal: setup
+	$(PY) -m rag.eval --fit-refusal $(ARGS)
 
 bench: setup
 	$(PY) scripts/bench_all.py $(ARGS)

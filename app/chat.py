@@ -17,6 +17,7 @@ from app.helpers import (
     UploadRejected,
     conversation_markdown,
     discard_failed_uploads,
+    highlighted,
     save_upload,
 )
 from rag import Answer, Assistant, IndexDamaged, IngestReport, LLMError, Settings, SettingsError
@@ -124,6 +125,8 @@ def show_answer(answer: Answer) -> None:
         st.caption(f"Why: {answer.refusal_reason}")
     else:
         st.markdown(answer.text)
+    if answer.confidence is not None:
+        st.caption(f"Estimated chance this answer is right: {answer.confidence:.0%}")
     if not answer.citations:
         return
     st.markdown("**Closest sources**" if answer.refused else "**Sources**")
@@ -131,14 +134,26 @@ def show_answer(answer: Answer) -> None:
     for citation in answer.citations:
         flag = "" if citation.supported or answer.refused else " \u26a0 not supported by this passage"
         st.markdown(f"[{citation.number}] `{citation.location}` \u00b7 score {citation.score:.2f}{flag}")
-        st.markdown(f"> {citation.quote}")
         hit = chunks.get(citation.chunk_id)
+        marked = None
+        if hit is not None and citation.quote_offsets and citation.answer_offsets and not answer.refused:
+            start, end = citation.quote_offsets
+            inside = (citation.answer_offsets[0] - start, citation.answer_offsets[1] - start)
+            marked = highlighted(hit.text[start:end], inside)
+        if marked is not None:
+            st.markdown(f"<blockquote>{marked}</blockquote>", unsafe_allow_html=True)
+        else:
+            st.markdown(f"> {citation.quote}")
         if hit is not None:
             with st.expander(f"Read [{citation.number}] in context"):
                 heading = hit.metadata.get("heading_path") or hit.metadata.get("title") or ""
                 if heading:
                     st.caption(str(heading))
-                st.text(hit.text)
+                offsets = None if answer.refused else citation.answer_offsets
+                st.markdown(
+                    f"<div style='white-space: pre-wrap'>{highlighted(hit.text, offsets)}</div>",
+                    unsafe_allow_html=True,
+                )
 
 
 def backend_panel(assistant: Assistant) -> None:

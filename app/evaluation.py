@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.engine import app_settings
 from rag.eval.beir import format_table
-from rag.eval.report import latest_report, qa_table
+from rag.eval.report import latest_report, misses, qa_table
 
 
 def main() -> None:
@@ -19,30 +19,26 @@ def main() -> None:
     folder, report = found
     meta = report["meta"]
     st.caption(f"Report `{folder.name}` \u00b7 " + " \u00b7 ".join(f"{k}: {v}" for k, v in meta.items()))
-    summary = report.get("summary")
-    if summary:
-        st.subheader("Question answering, per template")
-        st.markdown(qa_table(summary, int(meta.get("top_k", 5))))
-        for plot in report.get("plots", []):
+    k = int(meta.get("top_k", 5))
+    for name, found in (report.get("sets") or {}).items():
+        st.subheader(f"Question answering: {name}")
+        st.caption(found.get("qa_set", ""))
+        st.markdown(qa_table(found["summary"], k))
+        for plot in found.get("plots", []):
             if (folder / plot).is_file():
                 st.image(str(folder / plot))
-        misses = [
-            r
-            for rows in (report.get("results") or {}).values()
-            for r in rows
-            if (r["answerable"] and not r["correct"]) or (not r["answerable"] and not r["refused"])
-        ]
-        if misses:
-            with st.expander(f"Misses ({len(misses)})"):
+        wrong = misses(found.get("results") or {})
+        if wrong:
+            with st.expander(f"Misses ({len(wrong)})"):
                 rows = [
                     {"template": r["template"], "question": r["question"], "answer": r["answer"],
                      "why": r["refusal_reason"] or "wrong answer"}
-                    for r in misses
+                    for r in wrong
                 ]  # fmt: skip
                 st.dataframe(rows, use_container_width=True)
-    if report.get("beir"):
-        st.subheader("Retrieval (BEIR format)")
-        st.markdown(format_table(report["beir"]))
+    for name, table in (report.get("beir") or {}).items():
+        st.subheader(f"Retrieval: {name} (BEIR format)")
+        st.markdown(format_table(table))
 
 
 main()

@@ -120,3 +120,14 @@ def conversation_markdown(messages: Sequence[Message], title: str = "Conversatio
                 lines.append(f"- [{citation.number}] {citation.location}: \u201c{citation.quote}\u201d")
             lines.append("")
     return "\n".join(lines)
+
+
+def highlighted(text: str, offsets: tuple[int, int] | None) -> str:
+    """``text`` as HTML (escaped: it is document data) with ``text[start:end]`` in ``<mark>``."""
+    import html
+
+    if offsets is None or not 0 <= offsets[0] < offsets[1] <= len(text):
+        return html.escape(text)
+    start, end = offsets
+    before, span, after = (html.escape(part) for part in (text[:start], text[start:end], text[end:]))
+    return f"{before}<mark>{span}</mark>{after}"

@@ -25,12 +25,15 @@ from typing import Any
 
 from rag.citations import CheckedAnswer, check_citations, to_citation
 from rag.embeddings import Embedder
-from rag.evidence import Passage, content_words, select_passages, unknown_names
+from rag.evidence import CITATION, Passage, select_passages, support
+from rag.extractive import Extraction, SpanConstraint
 from rag.llm import LLM
 from rag.prompts import STYLES, Prompt, PromptBuilder
+from rag.refusal import RefusalModel, find_refusal_model, measure
 from rag.retrieval import Filters, Retriever
 from rag.schema import Answer, Hit
 from rag.settings import Settings
+from rag.text import content_words
 
 HistoryTurn = Mapping[str, str] | tuple[str, str]
 
@@ -41,6 +44,7 @@ class _Attempt:
     output: str
     first_token: float | None
     tokens: int
+    extraction: Extraction | None = None
 
 
 class Answerer:
@@ -57,6 +61,7 @@ class Answerer:
         self.embedder = embedder
         self.llm = llm
         self.prompts = PromptBuilder(settings, llm.count_tokens)
+        self._refusal_models: dict[str, RefusalModel | None] = {}
 
     def ask(self, question: str, **options: Any) -> Answer:
         return final_answer(self.stream(question, **options))
@@ -85,28 +90,34 @@ class Answerer:
         if not passages:
             yield self._refuse(answer, [], "nothing in the index matches the question", started)
             return
-        missing = unknown_names(standalone, hits)
-        if missing:
-            reason = "the documents found never mention " + ", ".join(repr(m) for m in missing)
-            yield self._refuse(answer, passages, reason, started)
-            return
         if passages[0].score < self.settings.min_evidence:
             best, floor = passages[0].score, self.settings.min_evidence
             reason = f"weak evidence: best passage similarity {best:.2f} < {floor}"
             yield self._refuse(answer, passages, reason, started)
             return
         tries = [passages[:1]] if len(passages) == 1 else [passages[:1], passages]
+        extractive = self.extractive(name)
         reasons = []
         for attempt_number, shown in enumerate(tries):
-            attempt = yield from self._generate(name, standalone, shown, stream=attempt_number == 0)
+            attempt = yield from self._generate(
+                name, standalone, shown, stream=attempt_number == 0, extractive=extractive
+            )
             reasoning, final_text = _split_reasoning(attempt.output, attempt.prompt.style.reasoning_marker)
-            checked = check_citations(final_text, attempt.prompt.passages, standalone)
+            if attempt.extraction is not None:
+                checked = _extracted(attempt.extraction, attempt.prompt.passages)
+            else:
+                checked = check_citations(final_text, attempt.prompt.passages, standalone)
             answer.raw_output = attempt.output
+            answer.passages = [to_citation(p, supported=False) for p in attempt.prompt.passages]
             answer.reasoning = reasoning
             answer.generated_tokens += attempt.tokens
             if answer.first_token_seconds is None and attempt.first_token is not None:
                 answer.first_token_seconds = attempt.first_token - started
             if checked.supported:
+                low = self._judge(answer, checked, attempt, standalone, hits)
+                if low is not None:
+                    yield self._refuse(answer, passages, low, started)
+                    return
                 yield self._accept(answer, checked, started)
                 return
             reasons.append(
@@ -116,25 +127,72 @@ class Answerer:
             )
         yield self._refuse(answer, passages, "; then ".join(reasons), started)
 
+    def _judge(
+        self, answer: Answer, checked: CheckedAnswer, attempt: _Attempt, question: str, hits: list[Hit]
+    ) -> str | None:
+        """Measure the answer's signals and its estimated chance of being right; the reason to
+        refuse when that is below ``min_confidence`` (None: answer)."""
+        bare = " ".join(CITATION.sub(" ", checked.text).split())
+        supported = [c for c in checked.citations if c.supported]
+        anchor = supported[0].quote if supported else ""
+        extra = _signals(attempt.extraction) if attempt.extraction is not None else {}
+        answer.signals = measure(
+            question, hits, attempt.prompt.passages, bare, support(bare, anchor, question), extra
+        )
+        model = self.refusal_model(attempt.extraction is not None)
+        if model is None:
+            return None
+        answer.confidence = model.confidence(answer.signals)
+        floor = model.threshold if self.settings.min_confidence is None else self.settings.min_confidence
+        answer.threshold = floor
+        if answer.confidence < floor:
+            return f"low confidence: estimated chance of a right answer {answer.confidence:.2f} < {floor}"
+        return None
+
+    def refusal_model(self, extractive: bool) -> RefusalModel | None:
+        """The fitted refusal model for this backend and decoding (see :mod:`rag.refusal`)."""
+        decoding = "extractive" if extractive else "free"
+        if decoding not in self._refusal_models:
+            self._refusal_models[decoding] = find_refusal_model(self.settings, self.llm.info, decoding)
+        return self._refusal_models[decoding]
+
+    def extractive(self, template: str) -> bool:
+        """Whether answers of ``template`` are decoded as verbatim spans (``settings.decoding``)."""
+        if template != "few_shot" or self.settings.decoding == "free":
+            return False
+        if self.settings.decoding == "extractive" and not self.llm.info.span_decoding:
+            raise ValueError(
+                f"decoding: extractive needs a backend that constrains decoding (llm_mode: local); "
+                f"{self.llm.info.mode} cannot: set decoding to auto or free"
+            )
+        return self.llm.info.span_decoding
+
     def _generate(
-        self, name: str, question: str, passages: list[Passage], stream: bool
+        self, name: str, question: str, passages: list[Passage], stream: bool, extractive: bool = False
     ) -> Generator[str, None, _Attempt]:
         prompt = self.prompts.build(name, question, passages, self.settings.max_tokens)
+        spans = SpanConstraint([p.text for p in prompt.passages], question) if extractive else None
         pieces: list[str] = []
         first = None
-        for piece in self._run(prompt):
+        for piece in self._run(prompt, spans):
             if first is None:
                 first = time.perf_counter()
             pieces.append(piece)
-            if stream:
+            if stream and spans is None:
                 yield piece
-        return _Attempt(prompt, "".join(pieces).strip(), first, len(pieces))
+        output = "".join(pieces).strip()
+        extraction = spans.result(output) if spans is not None else None
+        if stream and extraction is not None and not extraction.refused:
+            yield extraction.text  # a span is shown once it is whole (it is a few tokens)
+        return _Attempt(prompt, output, first, len(pieces), extraction)
 
-    def _run(self, prompt: Prompt) -> Iterator[str]:
+    def _run(self, prompt: Prompt, spans: SpanConstraint | None = None) -> Iterator[str]:
         tokens, stop, temperature = prompt.max_tokens, prompt.style.stop, self.settings.temperature
         if self._use_chat(prompt):
             messages = [{"role": "user", "content": prompt.text}]
             return self.llm.chat(messages, max_tokens=tokens, stop=stop, temperature=temperature)
+        if spans is not None:
+            return self.llm.complete(prompt.text, max_tokens=tokens, temperature=temperature, spans=spans)
         return self.llm.complete(prompt.text, max_tokens=tokens, stop=stop, temperature=temperature)
 
     def _use_chat(self, prompt: Prompt) -> bool:
@@ -170,6 +228,23 @@ class Answerer:
         answer.citations = [to_citation(p, supported=False) for p in passages[:3]]
         answer.seconds = time.perf_counter() - started
         return answer
+
+
+def _extracted(extraction: Extraction, passages: list[Passage]) -> CheckedAnswer:
+    """A copied span as a checked answer: cited to the passage it was copied from."""
+    if extraction.refused or extraction.source is None:
+        return CheckedAnswer(extraction.text, model_refused=extraction.refused)
+    passage = passages[extraction.source]
+    citation = to_citation(passage, True, extraction.text)
+    return CheckedAnswer(f"{extraction.text} [{passage.number}]", [citation], supported=True)
+
+
+def _signals(extraction: Extraction) -> dict[str, float]:
+    return {
+        "mean_logprob": extraction.mean_logprob,
+        "allowed_mass": extraction.allowed_mass,
+        "refusal_prob": extraction.refusal_prob,
+    }
 
 
 def final_answer(pieces: Iterable[str | Answer]) -> Answer:

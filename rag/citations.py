@@ -48,8 +48,17 @@ def cited_numbers(text: str) -> list[int]:
     return seen
 
 
-def to_citation(passage: Passage, supported: bool) -> Citation:
+def to_citation(passage: Passage, supported: bool, answer: str = "") -> Citation:
+    """The citation of ``passage``; with ``answer`` (its text without markers) the offsets of the
+    quote and of the answer in the chunk's text, where they are there verbatim."""
     hit = passage.hit
+    quote_at = hit.text.find(passage.text)
+    quote_offsets = (quote_at, quote_at + len(passage.text)) if quote_at >= 0 else None
+    answer_offsets = None
+    if answer and quote_offsets is not None:
+        inside = passage.text.find(answer)
+        if inside >= 0:
+            answer_offsets = (quote_at + inside, quote_at + inside + len(answer))
     return Citation(
         number=passage.number,
         source=hit.source,
@@ -58,6 +67,8 @@ def to_citation(passage: Passage, supported: bool) -> Citation:
         quote=passage.text,
         score=round(passage.score, 4),
         supported=supported,
+        quote_offsets=quote_offsets,
+        answer_offsets=answer_offsets,
     )
 
 
@@ -82,4 +93,6 @@ def check_citations(answer: str, passages: list[Passage], question: str) -> Chec
         text = snap_to_passage(text, anchor.text)
         if not cited_numbers(text):
             text = f"{text} [{anchor.number}]"
+        bare = " ".join(CITATION.sub(" ", text).split())
+        citations = [to_citation(by_number[c.number], c.supported, bare) for c in citations]
     return CheckedAnswer(text, citations, supported)

@@ -27,100 +27,11 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.schema import Hit, prompt_safe
+from rag.text import content_words, has_unspaced, numbers, words
 
-WORD = re.compile(r"\w+")
-NUMBER = re.compile(r"\d+")
 CITATION = re.compile(r"\[(\d{1,2})\]")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "may",
-        "might",
-        "must",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "per",
-        "shall",
-        "should",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "to",
-        "under",
-        "up",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "about",
-        "after",
-        "any",
-        "also",
-        "each",
-        "every",
-        "other",
-        "out",
-        "over",
-        "same",
-        "some",
-        "such",
-        "only",
-        "very",
-        "just",
-    ]
-)
+# Sentence ends of Chinese and Japanese: spaCy's English tokenizer keeps a run of them in one token.
+_CJK_END = re.compile(r"(?<=[。！？；])")
 LEXICAL_WEIGHT = 0.3  # how much the share of question words in a unit adds to its similarity
 MAX_UNIT_CHARS = 1000  # a quotable unit is cut to this many characters (a line with no full stop)
 SENTENCIZER_WINDOW = 20_000  # characters handed to spaCy at a time (its limit is 1,000,000)
@@ -150,10 +61,6 @@ class Passage:
             return source
         unit = "slide" if self.hit.source.lower().endswith(".pptx") else "page"
         return f"{source}, {unit} {page}"
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
 def units(hit: Hit) -> list[str]:
@@ -189,7 +96,12 @@ def _bounded(unit: str) -> list[str]:
 
 
 def _quotable(sentence: str) -> bool:
-    return len(sentence.split()) >= 3 or bool(NUMBER.search(sentence)) or ":" in sentence
+    return (
+        len(sentence.split()) >= 3
+        or bool(numbers(sentence))
+        or ":" in sentence
+        or (has_unspaced(sentence) and len(words(sentence)) >= 3)
+    )
 
 
 def _sentences(text: str) -> list[str]:
@@ -198,7 +110,8 @@ def _sentences(text: str) -> list[str]:
     found = []
     for start in range(0, len(text), SENTENCIZER_WINDOW):
         window = text[start : start + SENTENCIZER_WINDOW]
-        found += [s.text.strip() for s in _sentencizer()(window).sents if s.text.strip()]
+        for part in _CJK_END.split(window) if has_unspaced(window) else [window]:
+            found += [s.text.strip() for s in _sentencizer()(part).sents if s.text.strip()]
     return found
 
 
@@ -251,28 +164,23 @@ def unknown_names(question: str, hits: list[Hit]) -> list[str]:
     "How many vacation days do contractors in Brazil get?" over documents that never mention
     Brazil retrieves leave rules that look relevant; the missing name shows they are not about it.
     """
-    words = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*[a-z][\w-]*)\b", question.strip())
-    known = {w for hit in hits for w in WORD.findall(f"{hit.text} {hit.metadata.get('title', '')}".lower())}
-    return [
-        w
-        for w in dict.fromkeys(words)
-        if w.lower() not in STOPWORDS and not set(WORD.findall(w.lower())) <= known
-    ]
+    names = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*[a-z][\w-]*)\b", question.strip())
+    known = {w for hit in hits for w in words(f"{hit.text} {hit.metadata.get('title', '')}")}
+    return [w for w in dict.fromkeys(names) if content_words(w) and not set(words(w)) <= known]
 
 
 def support(answer: str, passage: str, question: str = "") -> float:
     """Share of the answer's content words found in ``passage`` (words of the question count as
     found, since answers restate them); 0 if any number of the answer is missing from the passage."""
     answer = CITATION.sub(" ", answer)
-    words = content_words(answer)
-    if not words:
+    found = content_words(answer) or words(answer)  # "six", "the first": stop words, still an answer
+    if not found:
         return 0.0
-    present = set(content_words(passage))
-    numbers = [w for w in words if NUMBER.fullmatch(w)]
-    if any(number not in present for number in numbers):
+    present = set(words(passage))
+    if any(number not in present for number in numbers(answer)):
         return 0.0
-    known = present | set(content_words(question))
-    return sum(1 for w in words if w in known) / len(words)
+    known = present | set(words(question))
+    return sum(1 for w in found if w in known) / len(found)
 
 
 def snap_to_passage(answer: str, passage: str) -> str:

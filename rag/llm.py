@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.extractive import SpanConstraint
 from rag.settings import Settings
 
 BUNDLED_GGUF = "gemma-3-270m-q4_k_m.gguf"
@@ -56,6 +57,7 @@ class BackendInfo:
     gpu_layers_offloaded: int = 0
     model_layers: int = 0
     system_info: str = ""
+    span_decoding: bool = False  # can keep generation inside given spans (extractive answers)
     warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -84,8 +86,17 @@ class LLM(Protocol):
     info: BackendInfo
 
     def complete(
-        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
-    ) -> Iterator[str]: ...
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+        spans: SpanConstraint | None = None,
+    ) -> Iterator[str]:
+        """Pieces of the completion; with ``spans`` (when ``info.span_decoding``) only verbatim
+        spans of its sources (see :mod:`rag.extractive`); other backends ignore it."""
+        ...
 
     def chat(
         self,
@@ -186,6 +197,7 @@ class LlamaCppLLM:
             gpu_layers_offloaded=offloaded,
             model_layers=total,
             system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+            span_decoding=True,
         )
         if requested != 0 and not supported:
             info.warnings.append(
@@ -204,11 +216,28 @@ class LlamaCppLLM:
         self.model.reset()
 
     def complete(
-        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+        spans: SpanConstraint | None = None,
     ) -> Iterator[str]:
         """Pieces of the completion. The generation runs in its own thread holding the model, so
-        a slow reader of the pieces never holds it (see :func:`pump`)."""
+        a slow reader of the pieces never holds it (see :func:`pump`). With ``spans`` a logits
+        processor keeps the output inside its sources."""
         options = self._options(max_tokens, stop, temperature)
+        if spans is not None:
+            import llama_cpp
+
+            model = self.model
+            spans.bind(
+                lambda text: model.tokenize(text.encode("utf-8"), add_bos=False, special=False),
+                lambda token: bytes(model.detokenize([token])),
+                model.token_eos(),
+            )
+            options["logits_processor"] = llama_cpp.LogitsProcessorList([spans])
         return self._pieces(
             lambda: self.model.create_completion(prompt, **options),
             lambda chunk: chunk["choices"][0]["text"],
@@ -382,8 +411,17 @@ class OpenAICompatibleLLM:
         return math.ceil(len(text.encode("utf-8")) / 3)
 
     def complete(
-        self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+        spans: SpanConstraint | None = None,
     ) -> Iterator[str]:
+        """Pieces of the completion (``spans`` is not available through the OpenAI API: the
+        answer is verified against the passages afterwards)."""
+
         def request(client: Any) -> Any:
             return client.completions.create(
                 model=self.settings.llm_model,

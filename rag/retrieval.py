@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import fnmatch
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -30,8 +29,7 @@ from rag.keyword import KeywordIndex
 from rag.schema import Hit
 from rag.settings import Settings
 from rag.store import ChromaStore
-
-WORD = re.compile(r"\w+")
+from rag.text import words
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +222,10 @@ def collapse_duplicates(hits: list[Hit], threshold: float) -> list[Hit]:
     """Drop hits whose words overlap a better hit's by at least ``threshold`` (Jaccard)."""
     kept: list[tuple[Hit, set[str]]] = []
     for hit in hits:
-        words = set(WORD.findall(hit.text.lower()))
-        if any(_jaccard(words, other) >= threshold for _, other in kept):
+        found = set(words(hit.text))
+        if any(_jaccard(found, other) >= threshold for _, other in kept):
             continue
-        kept.append((hit, words))
+        kept.append((hit, found))
     return [hit for hit, _ in kept]
 
 

@@ -176,6 +176,9 @@ class Citation:
     """One numbered source of an answer: the passage [n] the model was shown, where it came from.
 
     ``supported`` is the evidence check's verdict: the answer's words and numbers are in ``quote``.
+    ``quote_offsets`` and ``answer_offsets`` are character offsets into the cited chunk's text
+    (``chunk[start:end]``), None where the text is not there verbatim (a table row spelled out with
+    its header); an extractive answer always has them.
 
     Example::
 
@@ -190,6 +193,8 @@ class Citation:
     quote: str
     score: float = 0.0
     supported: bool = True
+    quote_offsets: tuple[int, int] | None = None  # where ``quote`` is in the chunk's text
+    answer_offsets: tuple[int, int] | None = None  # where the answer's words are in the chunk's text
 
     @property
     def location(self) -> str:
@@ -229,6 +234,10 @@ class Answer:
     seconds: float = 0.0
     first_token_seconds: float | None = None
     generated_tokens: int = 0
+    passages: list[Citation] = field(default_factory=list)  # what the model was shown, [1]..[n]
+    confidence: float | None = None  # estimated chance the answer is right (the refusal model)
+    threshold: float | None = None  # below this confidence the answer is refused
+    signals: dict[str, float] = field(default_factory=dict)  # what the estimate was made from
 
     @property
     def tokens_per_second(self) -> float:

@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         description="plain (instruct models), cot (reasons, then answers) or few_shot (worked "
         "examples; the default for the bundled base model).",
     )
+    decoding: Literal["auto", "extractive", "free"] = Field(
+        "auto",
+        description="extractive: the answer is a verbatim span of a shown passage (few_shot, local "
+        "model); free: the model writes, the answer is verified afterwards; auto: extractive for "
+        "few_shot when the backend can constrain decoding (llama.cpp in process), else free.",
+    )
     templates_dir: Path | None = Field(
         None, description="Folder with your own plain.jinja / cot.jinja / few_shot.jinja; empty = built-in."
     )
@@ -187,11 +193,25 @@ class Settings(BaseSettings):
         "retrieved chunks that best match the question.",
     )
     min_evidence: float = Field(
-        0.45,
+        0.0,
         ge=0.0,
         le=1.0,
         description="Refuse without asking the model when the best passage's similarity to the "
-        "question is below this.",
+        "question is below this; 0 = off (the calibrated confidence decides).",
+    )
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Refuse when the estimated chance that the answer is right is below this "
+        "(0.5: answer only when right is likelier than wrong; 0 = never refuse on confidence); "
+        "empty = the operating point fitted with the refusal model.",
+    )
+    refusal_dir: Path | None = Field(
+        None,
+        description="Folder of refusal models fitted by python -m rag.eval --fit-refusal "
+        "(refusal.<model>.<decoding>.json); empty = models_dir. With no fit for the configured "
+        "model, the bundled model's fit is used.",
     )
     refusal_text: str = Field(
         "I don't know: the documents I have do not answer that.",
@@ -255,7 +275,14 @@ class Settings(BaseSettings):
         return [v.lower() if v.startswith(".") else f".{v.lower()}" for v in value]
 
     @field_validator(
-        "embedding_model", "reranker_model", "llm_model_path", "templates_dir", "n_threads", mode="before"
+        "embedding_model",
+        "reranker_model",
+        "llm_model_path",
+        "templates_dir",
+        "refusal_dir",
+        "min_confidence",
+        "n_threads",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -353,6 +380,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             "reports_dir",
             "llm_model_path",
             "templates_dir",
+            "refusal_dir",
         )
         if (value := getattr(settings, name)) is not None and not value.is_absolute()
     }

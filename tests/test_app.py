@@ -62,6 +62,15 @@ def test_uploads_are_checked_for_type_size_and_emptiness(make_settings: Any, tmp
 
 
 @pytest.mark.unit
+def test_highlighting_escapes_document_text() -> None:
+    from app.helpers import highlighted
+
+    assert highlighted("a <b> 35 days.", (6, 13)) == "a &lt;b&gt; <mark>35 days</mark>."
+    assert highlighted("<i>x</i>", None) == "&lt;i&gt;x&lt;/i&gt;"
+    assert highlighted("short", (3, 99)) == "short"  # offsets out of range: no mark
+
+
+@pytest.mark.unit
 def test_conversation_exports_with_citations() -> None:
     cited = Answer("35 days [1]", [Citation(1, "it.pdf", 4, "c1", "Backups are retained for 35 days.")])
     refused = Answer(
@@ -99,6 +108,8 @@ def test_questions_get_cited_answers_and_history_stays(
     assert any("35 days" in t for t in texts), texts
     assert any("it_security_policy.pdf, page 4" in t for t in texts), texts
     assert app.expander and "in context" in app.expander[0].label
+    # the copied answer is highlighted where it stands in its chunk (offsets from the engine)
+    assert any("<mark>35 days</mark>" in t for t in texts), texts
 
     app.chat_input[0].set_value("Who won the 2022 football world cup?").run()
     assert any("I don't know" in w.value for w in app.warning)  # a refusal looks different

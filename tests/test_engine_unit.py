@@ -213,6 +213,7 @@ def answerer(
     make_settings: Any, replies: list[str], hits: list[Hit], **settings: Any
 ) -> tuple[Answerer, ScriptedLLM]:
     llm = ScriptedLLM(replies)
+    settings.setdefault("min_confidence", 0.0)  # these test the cascade; the calibrated refusal below
     return Answerer(make_settings(**settings), FixedRetriever(hits), BagOfWordsEmbedder(), llm), llm  # type: ignore[arg-type]
 
 
@@ -277,3 +278,24 @@ def test_follow_ups_are_told_from_new_questions(question: str, dependent: bool) 
     from rag.answering import depends_on_history
 
     assert depends_on_history(question) is dependent
+
+
+def test_a_candidate_below_the_fitted_confidence_is_refused(make_settings: Any, tmp_path: Path) -> None:
+    from rag.refusal import RefusalModel, backend_key
+
+    folder = tmp_path / "fits"
+    # a fit that trusts answers only from passages scoring above 0.95
+    model = RefusalModel(
+        features=["passage_score"], mean=[0.0], scale=[1.0], coef=[40.0], intercept=-38.0, threshold=0.5
+    )
+    settings = make_settings(refusal_dir=folder, min_evidence=0.0)
+    model.save(folder / f"refusal.{backend_key(settings)}.free.json")
+    engine, _ = answerer(make_settings, ["35 days [1]"], BACKUP_HITS, refusal_dir=folder, min_confidence=None)
+    answer = engine.ask("How long are backups retained?")
+    assert answer.refused and "low confidence" in answer.refusal_reason, answer
+    assert answer.confidence is not None and answer.confidence < 0.5 and answer.threshold == 0.5
+    assert answer.signals["passage_score"] > 0 and answer.raw_output == "35 days [1]"
+    # the same answer with the threshold set lower in settings is given, with its confidence
+    engine, _ = answerer(make_settings, ["35 days [1]"], BACKUP_HITS, refusal_dir=folder, min_confidence=1e-9)
+    answer = engine.ask("How long are backups retained?")
+    assert not answer.refused and answer.confidence is not None and answer.threshold == 1e-9

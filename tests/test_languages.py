@@ -52,3 +52,41 @@ def test_keyword_search_finds_chinese_japanese_and_arabic(
         assert hits and hits[0].source == source, (question, [(h.source, h.score) for h in hits])
         assert all(hit.score > 0 for hit in hits)
     assert index.search("量子计算机", k=3) == []  # nothing shares a bigram: no arbitrary hits
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_full_ask_in_chinese_and_arabic_copies_a_cited_span(
+    make_settings: Any, tmp_path: Path, embedder: Any, sample_assistant: Any
+) -> None:
+    """Ingestion, keyword search, passage selection, extractive decoding with the bundled model,
+    the support check and the citation offsets, for a Chinese and an Arabic document."""
+    from rag import Assistant
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    # min_confidence 0: this tests the path in each script; the refusal decision is measured by
+    # test_eval.py on held-out sets
+    settings = make_settings(collection="languages-ask", min_confidence=0.0)
+    assistant = Assistant(settings, embedder=embedder, llm=sample_assistant.llm)
+    assert not assistant.ingest(corpus).failed
+
+    answer = assistant.ask("圣母小学的教学主要采用什么语言？")
+    assert not answer.refused, answer.refusal_reason
+    assert "英文" in answer.text and answer.citations[0].source == "school.md", answer
+    chinese = answer.citations[0]
+    hit = next(h for h in answer.hits if h.chunk_id == chinese.chunk_id)
+    assert chinese.answer_offsets is not None
+    start, end = chinese.answer_offsets
+    assert hit.text[start:end] in answer.text  # the span, verbatim where it stands in the chunk
+
+    answer = assistant.ask("من هو حمزة بن عبد المطلب؟")
+    assert not answer.refused, answer.refusal_reason
+    cited = answer.citations[0]
+    assert cited.source == "arabic.md" and cited.supported
+    hit = next(h for h in answer.hits if h.chunk_id == cited.chunk_id)
+    assert cited.answer_offsets is not None
+    start, end = cited.answer_offsets
+    assert hit.text[start:end] and hit.text[start:end] in answer.text

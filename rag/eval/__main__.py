@@ -1,11 +1,21 @@
-"""`python -m rag.eval` (what `make eval` runs).
+"""`python -m rag.eval` (what `make eval` runs): several QA sets side by side, retrieval sets too.
+
+By default it reports the held-out splits of three QA sets (each ingested into a temporary index)
+and two BEIR retrieval sets, all kept in ``data/eval`` with their sources and licences:
+
+- ``sample``: our own sample corpus and questions (``data/eval/sample_qa.jsonl`` over ``data/sample``)
+- ``squad2-dev``: SQuAD 2.0 over eight English Wikipedia articles, a third of them unanswerable
+- ``cmrc2018-dev``: CMRC 2018 over 424 Chinese Wikipedia articles
+- BEIR: ``sample_beir`` and ``arcd-beir`` (Arabic)
 
 Examples::
 
-    python -m rag.eval                                   # sample QA set, templates few_shot plain cot
-    python -m rag.eval --qa questions.jsonl --templates few_shot --corpus docs/
-    python -m rag.eval --beir path/to/beir_folder        # keyword / dense / hybrid (/ rerank) table
-    RAG_LLM_MODE=openai RAG_LLM_BASE_URL=http://gpu:8080/v1 python -m rag.eval
+    python -m rag.eval                                     # all of the above, few_shot and plain
+    python -m rag.eval --sets squad2-dev --templates few_shot cot --limit 50
+    python -m rag.eval --qa questions.jsonl --corpus docs/ # your own set
+    python -m rag.eval --beir path/to/beir_folder --sets   # one retrieval set only
+    python -m rag.eval --fit-refusal                       # fit the refusal model for this backend
+    RAG_LLM_MODE=openai RAG_LLM_BASE_URL=http://gpu:8080/v1 python -m rag.eval --fit-refusal
 """
 
 from __future__ import annotations
@@ -14,78 +24,121 @@ import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from rag.api import Assistant
 from rag.eval.beir import evaluate_beir, format_table
-from rag.eval.qa import evaluate, load_qa, results_json, summarize
 from rag.eval.report import qa_table, write_report
+from rag.eval.runner import FIT_SETS, QA_SETS, fit_refusal, run_qa_set
 from rag.llm import LLMError
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.settings import PROJECT_ROOT, Settings, load_settings
 
-DEFAULT_QA = PROJECT_ROOT / "data" / "eval" / "sample_qa.jsonl"
+EVAL_DIR = PROJECT_ROOT / "data" / "eval"
+BEIR_SETS = {"sample_beir": EVAL_DIR / "sample_beir", "arcd-beir": EVAL_DIR / "arcd-beir"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rag.eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--qa", type=Path, default=DEFAULT_QA, help="QA set (JSONL)")
-    parser.add_argument("--corpus", type=Path, help="folder the QA set is about (default: corpus_dir)")
-    parser.add_argument("--templates", nargs="+", default=["few_shot", "plain", "cot"])
-    parser.add_argument("--beir", type=Path, help="a BEIR-format folder: retrieval evaluation only")
+    parser.add_argument("--sets", nargs="*", help=f"QA sets by name: {', '.join(QA_SETS)} (default: all)")
+    parser.add_argument("--qa", type=Path, help="your own QA set (JSONL), instead of --sets")
+    parser.add_argument("--corpus", type=Path, help="folder --qa is about (default: corpus_dir)")
+    parser.add_argument("--templates", nargs="+", default=["few_shot", "plain"])
+    parser.add_argument("--split", choices=["held-out", "fit"], default="held-out", help="which split")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set (seeded sample)")
+    parser.add_argument("--beir", type=Path, nargs="*", help="BEIR folders (default: sample_beir, arcd-beir)")
+    parser.add_argument("--fit-refusal", action="store_true", help="fit and save the refusal model")
+    parser.add_argument("--save", type=Path, help="with --fit-refusal: where to save (a .json path)")
     parser.add_argument("--settings", help="settings file")
     parser.add_argument("--reports", type=Path, help="reports folder (default: reports_dir)")
     args = parser.parse_args(argv)
     settings = load_settings(args.settings)
     reports = args.reports or settings.reports_dir
+    meta = _meta(settings)
+    started = time.perf_counter()
+    try:
+        if args.fit_refusal:
+            return _fit(args, settings)
+        qa_sets = _qa_sets(args, settings)
+        beir_dirs = _beir_dirs(args)
+        sets: dict[str, Any] = {}
+        for name, (qa, corpus) in qa_sets.items():
+            print(f"{name}: {qa}", file=sys.stderr)
+            sets[name] = run_qa_set(name, qa, corpus, settings, args.templates, args.limit, _progress)
+            print(file=sys.stderr)
+        beir: dict[str, Any] = {}
+        for folder in beir_dirs:
+            print(f"retrieval: {folder}", file=sys.stderr)
+            beir[folder.name] = evaluate_beir(folder, settings)
+    except (LLMError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    meta["seconds"] = round(time.perf_counter() - started, 1)
+    folder = write_report(reports, meta, sets=sets, beir=beir)
+    for name, found in sets.items():
+        print(f"\n## {name} ({found['qa_set']})\n\n{qa_table(found['summary'], settings.top_k)}")
+    for name, table in beir.items():
+        print(f"\n## retrieval: {name}\n\n{format_table(table)}")
+    print(f"\nreport: {folder / 'report.md'} ({meta['seconds']} s)")
+    return 0
+
+
+def _qa_sets(args: argparse.Namespace, settings: Settings) -> dict[str, tuple[Path, Path]]:
+    if args.qa is not None:
+        return {args.qa.stem: (args.qa, args.corpus or settings.corpus_dir)}
+    names = list(QA_SETS) if args.sets is None else args.sets
+    unknown = [n for n in names if n not in QA_SETS]
+    if unknown:
+        raise ValueError(f"unknown QA set {unknown[0]!r}: choose from {', '.join(QA_SETS)}")
+    found = {}
+    for name in names:
+        qa, fit, corpus = QA_SETS[name]
+        path = fit if args.split == "fit" else qa
+        if path is None:
+            raise ValueError(f"{name} has no fit split")
+        found[name] = (path, corpus)
+    return found
+
+
+def _beir_dirs(args: argparse.Namespace) -> list[Path]:
+    if args.beir is not None and args.beir:
+        return list(args.beir)
+    if args.beir is not None or args.qa is not None or args.sets is not None:
+        return []  # --beir with no folder, or a chosen QA set: no retrieval sets
+    return list(BEIR_SETS.values())
+
+
+def _fit(args: argparse.Namespace, settings: Settings) -> int:
+    names = args.sets or list(FIT_SETS)
+    for decoding, path, model in fit_refusal(settings, names, args.limit, args.save, _progress):
+        print(f"\n{decoding}: saved {path}\n  fitted on: {model.fitted_on}")
+        for feature, weight in zip(model.features, model.coef, strict=True):
+            print(f"  {feature:>14} {weight:+.3f}")
+    return 0
+
+
+def _meta(settings: Settings) -> dict[str, Any]:
     model = (
         str(settings.llm_model_path or "bundled gemma-3-270m-q4_k_m")
         if settings.llm_mode == "local"
         else f"{settings.llm_model} at {settings.llm_base_url}"
     )
-    meta: dict[str, object] = {
+    return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.processor() or ''}".strip(", "),
         "llm_mode": settings.llm_mode,
         "model": model,
+        "decoding": settings.decoding,
+        "min_confidence": settings.min_confidence,
         "top_k": settings.top_k,
         "retrieval": f"{settings.retrieval_mode}, {settings.fusion}, dense weight {settings.dense_weight}",
     }
-    started = time.perf_counter()
-    try:
-        if args.beir is not None:
-            meta["beir"] = str(args.beir)
-            table = evaluate_beir(args.beir, settings)
-            meta["seconds"] = round(time.perf_counter() - started, 1)
-            folder = write_report(reports, meta, beir=table)
-            print(format_table(table))
-        else:
-            items = load_qa(args.qa)
-            meta["qa_set"] = f"{args.qa} ({len(items)} questions)"
-            with tempfile.TemporaryDirectory(prefix="rag-eval-") as work:
-                local = settings.model_copy(update={"index_dir": Path(work) / "index", "collection": "eval"})
-                assistant = Assistant(local)
-                report = assistant.ingest(args.corpus or settings.corpus_dir)
-                if report.failed:
-                    print(report.summary(), file=sys.stderr)
 
-                def progress(done: int, total: int) -> None:
-                    print(f"\r{done}/{total} questions", end="", file=sys.stderr, flush=True)
 
-                results = evaluate(assistant, items, args.templates, progress)
-                print(file=sys.stderr)
-            summary = summarize(results, settings.top_k)
-            meta["seconds"] = round(time.perf_counter() - started, 1)
-            folder = write_report(reports, meta, summary, results_json(results))
-            print(qa_table(summary, settings.top_k))
-    except (LLMError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"\nreport: {folder / 'report.md'} ({meta['seconds']} s)")
-    return 0
+def _progress(done: int, total: int) -> None:
+    print(f"\r{done}/{total} questions", end="", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

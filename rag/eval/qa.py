@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from rag.schema import Answer
+from rag.text import UNSPACED
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,12 @@ class ItemResult:
     seconds: float
     citations: list[str] = field(default_factory=list)
     refusal_reason: str = ""
+    confidence: float | None = None  # the refusal model's estimate (None: no candidate answer)
+    threshold: float | None = None  # the refusal threshold it was compared with
+    signals: dict[str, float] = field(default_factory=dict)
+    candidate: str = ""  # the answer before the refusal decision (raw model output)
+    candidate_correct: bool = False  # whether that candidate holds an accepted answer
+    gold_shown: bool = False  # a passage shown to the model is from a gold source
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -108,8 +115,11 @@ def normalize(text: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
+    """Words without punctuation and English articles; Chinese and Japanese by character (as
+    CMRC 2018 scores them)."""
     table = str.maketrans(dict.fromkeys(string.punctuation.replace("%", "").replace("£", ""), " "))
-    return [t for t in normalize(text).translate(table).split() if t not in {"a", "an", "the"}]
+    spaced = UNSPACED.sub(lambda m: " " + " ".join(m.group(0)) + " ", normalize(text).translate(table))
+    return [t for t in spaced.split() if t not in {"a", "an", "the"} and t not in "，。、？！：；（）《》“”"]
 
 
 def token_f1(prediction: str, truth: str) -> float:
@@ -159,6 +169,14 @@ def score(item: QAItem, answer: Answer, template: str) -> ItemResult:
         seconds=answer.seconds,
         citations=[c.location for c in answer.citations],
         refusal_reason=answer.refusal_reason,
+        confidence=answer.confidence,
+        threshold=answer.threshold,
+        signals=dict(answer.signals),
+        candidate=answer.raw_output,
+        candidate_correct=item.answerable
+        and bool(answer.signals)
+        and contains_answer(answer.raw_output, item.answers),
+        gold_shown=any(c.source in item.sources for c in answer.passages or answer.citations),
     )
 
 
@@ -200,6 +218,7 @@ def summarize(results: dict[str, list[ItemResult]], k: int | None = None) -> dic
             "mrr": _mean([1.0 / r if r else 0.0 for r in ranks]),
             "accuracy": _mean([1.0 if r.correct else 0.0 for r in answerable]),
             "f1": _mean([r.f1 for r in answerable]),
+            "gold_shown": _mean([1.0 if r.gold_shown else 0.0 for r in answerable]),
             "citation_accuracy": _mean([1.0 if r.citation_ok else 0.0 for r in answered]),
             "refusal_rate": _mean([1.0 if r.refused else 0.0 for r in unanswerable]),
             "false_refusal_rate": _mean([1.0 if r.refused else 0.0 for r in answerable]),

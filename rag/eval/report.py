@@ -3,7 +3,7 @@
 
 Example::
 
-    folder = write_report(settings.reports_dir, summary, results, meta)
+    folder = write_report(settings.reports_dir, meta, sets={"squad2-dev": run_qa_set(...)})
     print((folder / "report.md").read_text())
 """
 
@@ -19,6 +19,7 @@ QA_COLUMNS = [
     ("mrr", "MRR"),
     ("accuracy", "answer accuracy"),
     ("f1", "token F1"),
+    ("gold_shown", "gold source among shown passages"),
     ("citation_accuracy", "citation accuracy"),
     ("refusal_rate", "refusal (unanswerable)"),
     ("false_refusal_rate", "false refusal"),
@@ -41,17 +42,20 @@ def qa_table(summary: dict[str, dict[str, float]], k: int) -> str:
 def write_report(
     reports_dir: Path,
     meta: dict[str, Any],
-    summary: dict[str, dict[str, float]] | None = None,
-    results: dict[str, list[dict[str, Any]]] | None = None,
-    beir: dict[str, dict[str, float]] | None = None,
+    sets: dict[str, dict[str, Any]] | None = None,
+    beir: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> Path:
-    """Write report.json, report.md and plots; point ``latest.json`` at them; return the folder."""
+    """Write report.json, report.md and plots; point ``latest.json`` at them; return the folder.
+
+    ``sets`` maps a QA set's name to what :func:`rag.eval.runner.run_qa_set` returns; ``beir`` maps
+    a retrieval set's name to its table."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = reports_dir / f"eval-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     k = int(meta.get("top_k", 5))
-    plots = _plots(folder, summary, results, k) if summary and results else []
-    document = {"meta": meta, "summary": summary, "results": results, "beir": beir, "plots": plots}
+    for name, found in (sets or {}).items():
+        found["plots"] = _plots(folder, name, found, k)
+    document = {"meta": meta, "sets": sets or {}, "beir": beir or {}}
     (folder / "report.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
     (folder / "report.md").write_text(markdown(document, k))
     (reports_dir / "latest.json").write_text(json.dumps({"folder": folder.name}))
@@ -70,51 +74,64 @@ def latest_report(reports_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     return folder, json.loads(report.read_text())
 
 
+def misses(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Wrong answers, false refusals and answered unanswerable questions."""
+    return [
+        r
+        for rows in results.values()
+        for r in rows
+        if (r["answerable"] and not r["correct"]) or (not r["answerable"] and not r["refused"])
+    ]
+
+
 def markdown(document: dict[str, Any], k: int) -> str:
     meta = document["meta"]
     lines = ["# Evaluation report", ""]
     lines += [f"- {name}: {value}" for name, value in meta.items()]
     lines.append("")
-    if document.get("summary"):
-        lines += ["## Question answering", "", qa_table(document["summary"], k), ""]
-        for plot in document.get("plots", []):
+    for name, found in document.get("sets", {}).items():
+        lines += [f"## {name}", "", f"{found['qa_set']}", "", qa_table(found["summary"], k), ""]
+        for template, curve in found.get("curves", {}).items():
+            point = curve["operating"]
+            lines.append(
+                f"- {template}: refusal threshold {point['threshold']}: answers "
+                f"{point['coverage']:.0%} of the questions, {point['accuracy']:.0%} of them right"
+            )
+        lines.append("")
+        for plot in found.get("plots", []):
             lines += [f"![{plot}]({plot})", ""]
-        misses = [
-            r
-            for rows in (document.get("results") or {}).values()
-            for r in rows
-            if (r["answerable"] and not r["correct"]) or (not r["answerable"] and not r["refused"])
-        ]
-        if misses:
+        wrong = misses(found["results"])
+        if wrong:
             lines += [
                 "### Misses",
                 "",
                 "| template | id | question | answer | why |",
                 "|---|---|---|---|---|",
             ]
-            for r in misses:
+            for r in wrong:
                 why = r["refusal_reason"] or (
                     "answered an unanswerable question" if not r["answerable"] else "wrong"
                 )
                 answer = r["answer"].replace("|", "\\|")
-                lines.append(f"| {r['template']} | {r['id']} | {r['question']} | {answer} | {why} |")
+                question = r["question"].replace("|", "\\|")
+                lines.append(f"| {r['template']} | {r['id']} | {question} | {answer} | {why} |")
             lines.append("")
     if document.get("beir"):
         from rag.eval.beir import format_table
 
-        lines += ["## Retrieval (BEIR format)", "", format_table(document["beir"]), ""]
+        for name, table in document["beir"].items():
+            lines += [f"## Retrieval: {name} (BEIR format)", "", format_table(table), ""]
     return "\n".join(lines)
 
 
-def _plots(
-    folder: Path, summary: dict[str, dict[str, float]], results: dict[str, list[dict[str, Any]]], k: int
-) -> list[str]:
+def _plots(folder: Path, name: str, found: dict[str, Any], k: int) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
+    summary, results = found["summary"], found["results"]
     templates = list(summary)
     keys = [f"hit@{k}", "accuracy", "citation_accuracy", "refusal_rate", "false_refusal_rate"]
     labels = [f"hit@{k}", "accuracy", "citations", "refusals", "false refusals"]
@@ -126,10 +143,10 @@ def _plots(
         axis.bar(positions + index * width, values, width, label=template)
     axis.set_xticks(positions + width * (len(templates) - 1) / 2, labels)
     axis.set_ylim(0, 1.05)
-    axis.set_title("Metrics per template")
+    axis.set_title(f"{name}: metrics per template")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(folder / "metrics.png", dpi=110)
+    figure.savefig(folder / f"{name}-metrics.png", dpi=110)
     plt.close(figure)
 
     figure, axis = plt.subplots(figsize=(9, 4))
@@ -137,9 +154,34 @@ def _plots(
         axis.hist([r["seconds"] for r in results[template]], bins=20, alpha=0.6, label=template)
     axis.set_xlabel("seconds per question")
     axis.set_ylabel("questions")
-    axis.set_title("Latency")
+    axis.set_title(f"{name}: latency")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(folder / "latency.png", dpi=110)
+    figure.savefig(folder / f"{name}-latency.png", dpi=110)
     plt.close(figure)
-    return ["metrics.png", "latency.png"]
+    plots = [f"{name}-metrics.png", f"{name}-latency.png"]
+
+    curves = {t: c for t, c in found.get("curves", {}).items() if c["points"]}
+    if curves:
+        figure, axis = plt.subplots(figsize=(6, 5))
+        for template, curve in curves.items():
+            xs = [p["coverage"] for p in curve["points"]]
+            ys = [p["accuracy"] for p in curve["points"]]
+            (line,) = axis.plot(xs, ys, label=template)
+            point = curve["operating"]
+            axis.plot(
+                [point["coverage"]], [point["accuracy"]], "o", color=line.get_color(), markersize=9,
+                label=f"{template}: threshold {point['threshold']}",
+            )  # fmt: skip
+        axis.set_xlabel("share of questions answered (coverage)")
+        axis.set_ylabel("accuracy of the answered questions")
+        axis.set_xlim(0, 1.02)
+        axis.set_ylim(0, 1.02)
+        axis.grid(alpha=0.3)
+        axis.set_title(f"{name}: risk–coverage")
+        axis.legend(loc="lower left")
+        figure.tight_layout()
+        figure.savefig(folder / f"{name}-risk-coverage.png", dpi=110)
+        plt.close(figure)
+        plots.append(f"{name}-risk-coverage.png")
+    return plots
