@@ -108,12 +108,20 @@ class SpanConstraint:
 
     def _source(self, tokens: list[int], refusal: bool) -> _Source:
         assert self._piece is not None
-        texts = [self._piece(t).decode("utf-8", errors="replace") for t in tokens]
-        starts = [i == 0 or (not refusal and _boundary(texts[i - 1], texts[i])) for i in range(len(tokens))]
-        ends = [
-            i == len(tokens) - 1 or (not refusal and _boundary(texts[i], texts[i + 1]))
-            for i in range(len(tokens))
-        ]
+        pieces = [self._piece(t) for t in tokens]
+        whole = b"".join(pieces)
+        text = whole.decode("utf-8", errors="replace")
+        offsets, at = [], 0  # character offset where each token starts
+        for piece in pieces:
+            offsets.append(len(whole[:at].decode("utf-8", errors="ignore")))
+            at += len(piece)
+        offsets.append(len(text))
+        if refusal:
+            starts = [i == 0 for i in range(len(tokens))]
+            ends = [i == len(tokens) - 1 for i in range(len(tokens))]
+        else:
+            starts = [_boundary(text, offsets[i]) for i in range(len(tokens))]
+            ends = [_boundary(text, offsets[i + 1]) for i in range(len(tokens))]
         return _Source(tokens, starts, ends)
 
     # --- the logits processor (llama-cpp-python calls it with the ids so far and the scores) ---
@@ -214,17 +222,25 @@ def locate(span: str, sources: Sequence[str], **signals: Any) -> Extraction:
     return Extraction(span, **signals)
 
 
-def _boundary(before: str, after: str) -> bool:
-    """Whether a span may start at ``after`` (or end before it): after a space or punctuation,
-    before a space or punctuation, or next to a Chinese/Japanese character."""
-    if not before or not after:
+_JOINERS = "-./:_'’,"  # inside "SEC-4012", "1.0", "18:00", "a/b", "1,200": one word
+
+
+def _boundary(text: str, at: int) -> bool:
+    """Whether a span may start (or end) at character ``at`` of ``text``: next to a space or
+    punctuation, or a Chinese/Japanese character; not inside a word, nor inside a compound such as
+    ``SEC-4012``, ``1.0`` or ``18:00`` (a span of "4012" would be a part the source never says)."""
+    if at <= 0 or at >= len(text):
         return True
-    first, last = after[0], before[-1]
-    if first.isspace() or last.isspace():
+    before, after = text[at - 1], text[at]
+    if before.isspace() or after.isspace():
         return True
-    if UNSPACED.match(first) or UNSPACED.match(last):
+    if UNSPACED.match(before) or UNSPACED.match(after):
         return True
-    return not (first.isalnum() and last.isalnum())
+    if before.isalnum() and after.isalnum():
+        return False
+    if before in _JOINERS and after.isalnum() and at >= 2 and text[at - 2].isalnum():
+        return False
+    return not (after in _JOINERS and before.isalnum() and at + 1 < len(text) and text[at + 1].isalnum())
 
 
 def _logsumexp(values: np.ndarray) -> float:

@@ -156,7 +156,9 @@ CMRC = ROOT / "data" / "eval" / "cmrc2018-dev"
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_held_out_english_wikipedia_subsample(make_settings: Any, embedder: Any, sample_assistant: Any) -> None:
+def test_held_out_english_wikipedia_subsample(
+    make_settings: Any, embedder: Any, sample_assistant: Any
+) -> None:
     """SQuAD 2.0 questions the refusal model and the fusion weights were not fitted on (a fixed,
     seeded subsample of `squad2-dev/qa.jsonl`; `make eval` runs all 200). Floors: the figures
     measured on this subsample, less a margin (see the README for the full-set figures)."""

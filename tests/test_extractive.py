@@ -134,7 +134,7 @@ def test_the_refusal_model_is_a_fitted_probability_saved_as_json(tmp_path: Path)
         {"passage_score": 0.7, "noise": 0.1}
     )
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(ValueError, match="bad.json"):
+    with pytest.raises(ValueError, match=r"bad\.json"):
         RefusalModel.load(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="both"):
         fit(rows, [True] * len(rows), ["passage_score"], fitted_on="x")
@@ -166,3 +166,15 @@ def test_the_operating_point_and_the_risk_coverage_curve() -> None:
     assert [round(p["coverage"], 3) for p in curve["points"]] == [0.167, 0.333, 0.5, 0.667, 0.833]
     assert [round(p["accuracy"], 3) for p in curve["points"]] == [1.0, 0.5, 0.667, 0.5, 0.4]
     assert curve["operating"] == {"threshold": 0.5, "coverage": 0.5, "accuracy": pytest.approx(2 / 3)}
+
+
+@pytest.mark.unit
+def test_a_span_never_cuts_a_compound_word() -> None:
+    passages = ["The VPN shows error SEC-4012 after 5 failed sign-ins; version 1.0 fixed it at 18:00."]
+    constraint = SpanConstraint(passages, "What error code does the VPN show?")
+    got = constraint.result(generate(constraint, " 4012\n"))
+    assert "4012" not in got.text or "SEC-4012" in got.text, got
+    constraint = SpanConstraint(passages, "What error code does the VPN show?")
+    assert constraint.result(generate(constraint, " SEC-4012\n")).text == "SEC-4012"
+    constraint = SpanConstraint(passages, "When was it fixed?")
+    assert constraint.result(generate(constraint, " 18:00\n")).text == "18:00"
