@@ -120,8 +120,8 @@ class SpanConstraint:
             starts = [i == 0 for i in range(len(tokens))]
             ends = [i == len(tokens) - 1 for i in range(len(tokens))]
         else:
-            starts = [_boundary(text, offsets[i]) for i in range(len(tokens))]
-            ends = [_boundary(text, offsets[i + 1]) for i in range(len(tokens))]
+            starts = [_boundary(text, offsets[i], strict=False) for i in range(len(tokens))]
+            ends = [_boundary(text, offsets[i + 1], strict=False) for i in range(len(tokens))]
         return _Source(tokens, starts, ends)
 
     # --- the logits processor (llama-cpp-python calls it with the ids so far and the scores) ---
@@ -214,21 +214,30 @@ class SpanConstraint:
 
 
 def locate(span: str, sources: Sequence[str], **signals: Any) -> Extraction:
-    """``span`` with the first source holding it verbatim (and where), else with none."""
+    """``span`` with the first source holding it verbatim (and where), widened to whole compound
+    words ("4012" -> "SEC-4012"); with no source when none holds it."""
     for number, source in enumerate(sources):
         start = source.find(span)
-        if start >= 0:
-            return Extraction(span, number, start, start + len(span), **signals)
+        if start < 0:
+            continue
+        end = start + len(span)
+        while start > 0 and not _boundary(source, start):
+            start -= 1
+        while end < len(source) and not _boundary(source, end):
+            end += 1
+        return Extraction(source[start:end], number, start, end, **signals)
     return Extraction(span, **signals)
 
 
 _JOINERS = "-./:_'’,"  # inside "SEC-4012", "1.0", "18:00", "a/b", "1,200": one word
 
 
-def _boundary(text: str, at: int) -> bool:
+def _boundary(text: str, at: int, strict: bool = True) -> bool:
     """Whether a span may start (or end) at character ``at`` of ``text``: next to a space or
-    punctuation, or a Chinese/Japanese character; not inside a word, nor inside a compound such as
-    ``SEC-4012``, ``1.0`` or ``18:00`` (a span of "4012" would be a part the source never says)."""
+    punctuation, or a Chinese/Japanese character; never inside a word. ``strict``: nor inside a
+    compound such as ``SEC-4012``, ``1.0`` or ``18:00``. Decoding is not strict (a small model
+    often starts a code at its digits); the span is then widened to strict boundaries, so the
+    answer is "SEC-4012", never a part the source does not say on its own."""
     if at <= 0 or at >= len(text):
         return True
     before, after = text[at - 1], text[at]
@@ -238,6 +247,8 @@ def _boundary(text: str, at: int) -> bool:
         return True
     if before.isalnum() and after.isalnum():
         return False
+    if not strict:
+        return True
     if before in _JOINERS and after.isalnum() and at >= 2 and text[at - 2].isalnum():
         return False
     return not (after in _JOINERS and before.isalnum() and at + 1 < len(text) and text[at + 1].isalnum())
