@@ -25,7 +25,7 @@ from typing import Any
 
 from rag.citations import CheckedAnswer, check_citations, to_citation
 from rag.embeddings import Embedder
-from rag.evidence import CITATION, Passage, select_passages, support
+from rag.evidence import CITATION, Passage, select_passages, support, unknown_names
 from rag.extractive import Extraction, SpanConstraint
 from rag.llm import LLM
 from rag.prompts import STYLES, Prompt, PromptBuilder
@@ -89,6 +89,11 @@ class Answerer:
         passages = select_passages(standalone, hits, self.embedder, self.settings.context_passages)
         if not passages:
             yield self._refuse(answer, [], "nothing in the index matches the question", started)
+            return
+        missing = unknown_names(standalone, hits) if self.settings.names_gate else []
+        if missing:
+            reason = "the documents found never mention " + ", ".join(repr(m) for m in missing)
+            yield self._refuse(answer, passages, reason, started)
             return
         if passages[0].score < self.settings.min_evidence:
             best, floor = passages[0].score, self.settings.min_evidence

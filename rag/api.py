@@ -175,9 +175,13 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
         temperature: float | None = None,
+        decoding: str | None = None,
     ) -> Answer:
-        """A short answer citing file and page, or a refusal listing the closest sources."""
-        pieces = self.stream(question, template, history, k=k, filters=filters, temperature=temperature)
+        """A short answer citing file and page, or a refusal listing the closest sources
+        (``decoding``: extractive, free or auto for this call; see the ``decoding`` setting)."""
+        pieces = self.stream(
+            question, template, history, k=k, filters=filters, temperature=temperature, decoding=decoding
+        )
         return final_answer(pieces)
 
     def stream(
@@ -189,6 +193,7 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
         temperature: float | None = None,
+        decoding: str | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces as the model writes them, then the final :class:`Answer` (authoritative:
         its text is the checked one, which can differ from the streamed draft).
@@ -197,6 +202,10 @@ class Assistant:
         settings = self.settings
         if temperature is not None:
             settings = settings.model_copy(update={"temperature": temperature})
+        if decoding is not None:
+            if decoding not in ("auto", "extractive", "free"):
+                raise ValueError(f"unknown decoding {decoding!r}: choose auto, extractive or free")
+            settings = settings.model_copy(update={"decoding": decoding})
         answerer = Answerer(settings, self.retriever(), self.embedder, self.llm)
         yield from answerer.stream(question, template=template, history=history, k=k, filters=filters)
 

@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +107,19 @@ class RefusalModel:
     @classmethod
     def load(cls, path: Path) -> RefusalModel:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**data)
+            return _load(str(path), path.stat().st_mtime)
         except (OSError, ValueError, TypeError) as error:
             raise ValueError(f"{path}: not a refusal model: {error}") from error
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+
+@lru_cache(maxsize=16)
+def _load(path: str, mtime: float) -> RefusalModel:
+    """The model in ``path`` (read again when the file changes)."""
+    return RefusalModel(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def fit(

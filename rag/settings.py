@@ -193,11 +193,18 @@ class Settings(BaseSettings):
         "retrieved chunks that best match the question.",
     )
     min_evidence: float = Field(
-        0.0,
+        0.55,
         ge=0.0,
         le=1.0,
         description="Refuse without asking the model when the best passage's similarity to the "
-        "question is below this; 0 = off (the calibrated confidence decides).",
+        "question is below this (0 = off). 0.55: the highest value that refused no right answer on "
+        "the fit splits (squad2-dev 400 + cmrc2018-dev 200 qa_fit questions: 33 candidates "
+        "below it, none right).",
+    )
+    names_gate: bool = Field(
+        True,
+        description="Refuse without asking the model when a capitalised name of the question is in "
+        "no retrieved chunk (on the fit splits: 22 such candidates, 3 right, 16 unanswerable).",
     )
     min_confidence: float | None = Field(
         None,

@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="*", help=f"QA sets by name: {', '.join(QA_SETS)} (default: all)")
     parser.add_argument("--qa", type=Path, help="your own QA set (JSONL), instead of --sets")
     parser.add_argument("--corpus", type=Path, help="folder --qa is about (default: corpus_dir)")
-    parser.add_argument("--templates", nargs="+", default=["few_shot", "plain"])
+    parser.add_argument(
+        "--templates",
+        nargs="+",
+        default=["few_shot", "few_shot:free", "plain"],
+        help="templates; few_shot:free = few_shot with free decoding (extractive is its default)",
+    )
     parser.add_argument("--split", choices=["held-out", "fit"], default="held-out", help="which split")
     parser.add_argument("--limit", type=int, help="at most this many questions per set (seeded sample)")
     parser.add_argument("--beir", type=Path, nargs="*", help="BEIR folders (default: sample_beir, arcd-beir)")

@@ -186,13 +186,15 @@ def evaluate(
     templates: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, list[ItemResult]]:
-    """Ask every question with every template (through ``assistant.ask``, no history)."""
+    """Ask every question with every template (through ``assistant.ask``, no history); a template
+    written ``few_shot:free`` (or ``:extractive``) is asked with that decoding."""
     results: dict[str, list[ItemResult]] = {}
     total, done = len(items) * len(templates), 0
     for template in templates:
         results[template] = []
+        name, _, decoding = template.partition(":")
         for item in items:
-            answer = assistant.ask(item.question, template=template)
+            answer = assistant.ask(item.question, template=name, decoding=decoding or None)
             results[template].append(score(item, answer, template))
             done += 1
             if progress is not None:

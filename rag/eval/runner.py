@@ -129,6 +129,22 @@ def risk_coverage(rows: Sequence[ItemResult], threshold: float) -> dict[str, Any
     return {"points": points, "operating": operating}
 
 
+def gated(signals: dict[str, float], settings: Settings) -> bool:
+    """Whether the pre-generation gates (``min_evidence``, ``names_gate``) refuse a candidate."""
+    if signals.get("passage_score", 1.0) < settings.min_evidence:
+        return True
+    return settings.names_gate and signals.get("missing_names", 0.0) > 0
+
+
+def operating_point(model: RefusalModel, rows: Sequence[ItemResult], settings: Settings) -> float:
+    """The threshold that refuses the most unanswerable questions of ``rows`` while refusing at
+    most ``MAX_FALSE_REFUSALS`` of the answerable ones, the gates' refusals counted."""
+    confidences = [
+        model.confidence(r.signals) if r.signals and not gated(r.signals, settings) else None for r in rows
+    ]
+    return choose_threshold(confidences, [r.answerable for r in rows], MAX_FALSE_REFUSALS)
+
+
 def fit_refusal(
     settings: Settings,
     names: Sequence[str],
@@ -144,7 +160,8 @@ def fit_refusal(
     to ``reports_dir/refusal-fit-<model>-<decoding>.json``."""
     from rag.llm import make_llm
 
-    measuring = settings.model_copy(update={"min_confidence": 0.0})
+    # every candidate is measured: gates off, no refusal on confidence
+    measuring = settings.model_copy(update={"min_confidence": 0.0, "min_evidence": 0.0, "names_gate": False})
     runs = [("free", settings.template, "free")]
     if make_llm(measuring).info.span_decoding:
         runs.insert(0, ("extractive", "few_shot", "extractive"))
@@ -170,10 +187,7 @@ def fit_refusal(
             features,
             fitted_on=f"{template}, {decoding} decoding: " + "; ".join(described),
         )
-        confidences = [model.confidence(r.signals) if r.signals else None for r in everything]
-        model.threshold = choose_threshold(
-            confidences, [r.answerable for r in everything], MAX_FALSE_REFUSALS
-        )
+        model.threshold = operating_point(model, everything, settings)
         dump = settings.reports_dir / f"refusal-fit-{backend_key(settings)}-{decoding}.json"
         dump.parent.mkdir(parents=True, exist_ok=True)
         dump.write_text(json.dumps([asdict(r) for r in everything], ensure_ascii=False))
