@@ -91,7 +91,8 @@ def ask_question(
         print(
             f'  [{citation.number}] {printable(citation.location)}{mark}\n      "{printable(citation.quote)}"'
         )
-    print(f"\n{answer.seconds:.2f} s, template {answer.template}")
+    confidence = "" if answer.confidence is None else f", estimated chance right {answer.confidence:.0%}"
+    print(f"\n{answer.seconds:.2f} s, template {answer.template}{confidence}")
     return 0
 
 

@@ -183,12 +183,10 @@ class Answerer:
             if first is None:
                 first = time.perf_counter()
             pieces.append(piece)
-            if stream and spans is None:
-                yield piece
+            if stream and (spans is None or piece.strip() not in ("[", "")):
+                yield piece  # a copied span streams as it is copied (the citation marker is ours)
         output = "".join(pieces).strip()
         extraction = spans.result(output) if spans is not None else None
-        if stream and extraction is not None and not extraction.refused:
-            yield extraction.text  # a span is shown once it is whole (it is a few tokens)
         return _Attempt(prompt, output, first, len(pieces), extraction)
 
     def _run(self, prompt: Prompt, spans: SpanConstraint | None = None) -> Iterator[str]:

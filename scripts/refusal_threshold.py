@@ -20,7 +20,9 @@ from rag.settings import load_settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("rows", type=Path, help="reports/refusal-fit-<model>-<decoding>.json")
     parser.add_argument("model", type=Path, help="the refusal model JSON to update")
     args = parser.parse_args()

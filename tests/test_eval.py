@@ -90,7 +90,9 @@ def test_hybrid_is_never_worse_than_its_better_input(folder: Path, make_settings
 @pytest.mark.integration
 @pytest.mark.slow
 def test_default_template_meets_the_quality_bar_on_the_sample(sample_assistant: Any) -> None:
-    """The acceptance figures of `make eval` for the default template on the bundled model."""
+    """The sample set's bar (issue 13: accuracy >= 0.85, refusal >= 0.8, false refusals <= 0.1).
+    Nothing is fitted on this set any more: the refusal model and the gates come from the fit
+    splits of squad2-dev and cmrc2018-dev, so these are held-out figures too."""
     from rag.eval.qa import evaluate
 
     items = load_qa(SAMPLE_QA)
@@ -99,9 +101,9 @@ def test_default_template_meets_the_quality_bar_on_the_sample(sample_assistant: 
         template
     ]
     assert got["hit@5"] >= 0.9, got
-    assert got["accuracy"] >= 0.7, got
+    assert got["accuracy"] >= 0.85, got
     assert got["citation_accuracy"] >= 0.8, got
-    assert got["refusal_rate"] >= 0.7, got
+    assert got["refusal_rate"] >= 0.8, got
     assert got["false_refusal_rate"] <= 0.1, got
 
 
@@ -152,6 +154,12 @@ def test_cli_writes_reports_and_the_page_shows_them(
 
 SQUAD = ROOT / "data" / "eval" / "squad2-dev"
 CMRC = ROOT / "data" / "eval" / "cmrc2018-dev"
+SUBSAMPLE = 80  # squad2-dev held-out questions asked by the test (seeded; `make eval` asks all 200)
+# Floors: the figures measured on these subsamples (2026-11-30: squad2-dev accuracy 0.673, refusal
+# 0.32, false refusal 0.127; cmrc2018-dev accuracy 0.30, gold shown 0.85), less a margin.
+SQUAD_FLOORS = {"accuracy": 0.6, "refusal_rate": 0.25}
+SQUAD_MAX_FALSE_REFUSALS = 0.2
+CMRC_MIN_ACCURACY = 0.25
 
 
 @pytest.mark.integration
