@@ -135,3 +135,33 @@ def test_garbage_reply_is_a_clear_error(sample_assistant: Any) -> None:
         assert url in str(caught.value)
     finally:
         server.shutdown()
+
+
+def test_the_refusal_model_is_fitted_for_a_remote_server_and_used(
+    llama_server: str, sample_assistant: Any, tmp_path: Path
+) -> None:
+    """`python -m rag.eval --fit-refusal` against the configured backend (here a real llama.cpp
+    server: free decoding only, no log-probabilities), saved where the engine then finds it."""
+    from rag.eval.runner import fit_refusal
+    from rag.refusal import RefusalModel, fitted_path
+
+    settings = sample_assistant.settings.model_copy(
+        update={
+            "llm_mode": "openai",
+            "llm_model": "gemma-270m",
+            "llm_base_url": llama_server,
+            "refusal_dir": tmp_path / "fits",
+            "reports_dir": tmp_path / "reports",
+        }
+    )
+    fitted = list(fit_refusal(settings, ["squad2-dev"], limit=16))
+    assert [decoding for decoding, _, _ in fitted] == ["free"]  # the OpenAI API cannot constrain decoding
+    _, path, model = fitted[0]
+    assert path == fitted_path(settings, "free") == tmp_path / "fits" / "refusal.openai-gemma-270m.free.json"
+    assert "mean_logprob" not in model.features and "passage_score" in model.features
+    assert "squad2-dev/qa_fit.jsonl (16 questions" in model.fitted_on
+    assert (tmp_path / "reports" / "refusal-fit-openai-gemma-270m-free.json").is_file()
+
+    answer = Assistant(settings, embedder=sample_assistant.embedder).ask("How long are backups retained?")
+    assert answer.confidence is not None and answer.threshold == model.threshold
+    assert answer.confidence == pytest.approx(RefusalModel.load(path).confidence(answer.signals))
