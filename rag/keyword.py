@@ -32,13 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from rag.schema import Hit, embed_text
+from rag.text import UNSPACED
 
 STAMP = "stamp.json"
 FORM = 2  # how text is put before BM25 (keyword_form); an index of another form is rebuilt
 POINTER = "CURRENT"
-# Scripts written without spaces between words: Han (Chinese, Japanese kanji), kana, the iteration
-# marks and the prolonged-sound mark. Hangul is written with spaces and needs nothing.
-_UNSPACED = re.compile(r"[\u3005\u3006\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 LOAD_TRIES = 3  # a reader that lost a race with two rebuilds in a row reads the pointer again
 
 
@@ -58,7 +56,7 @@ def keyword_form(text: str) -> str:
         pairs = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
         return " " + " ".join(pairs) + " "
 
-    return _UNSPACED.sub(bigrams, text)
+    return UNSPACED.sub(bigrams, text)
 
 
 class KeywordIndexDamaged(RuntimeError):
