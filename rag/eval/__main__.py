@@ -136,7 +136,9 @@ def _meta(settings: Settings) -> dict[str, Any]:
         "llm_mode": settings.llm_mode,
         "model": model,
         "decoding": settings.decoding,
-        "min_confidence": settings.min_confidence,
+        "min_confidence": "the refusal model's fitted operating point"
+        if settings.min_confidence is None
+        else settings.min_confidence,
         "top_k": settings.top_k,
         "retrieval": f"{settings.retrieval_mode}, {settings.fusion}, dense weight {settings.dense_weight}",
     }
