@@ -89,6 +89,20 @@ def test_hybrid_is_never_worse_than_its_better_input(folder: Path, make_settings
 
 @pytest.mark.integration
 @pytest.mark.slow
+def test_arabic_held_out_retrieval(make_settings: Any, embedder: Any) -> None:
+    """arcd-beir (Arabic, held out: nothing was fitted on it). Hybrid is not below keyword search,
+    which carries this set (the English embedder cannot read Arabic). Floor: keyword 0.685, hybrid
+    0.709 nDCG@10 measured 2026-11-30, less a margin; the issue's 0.75 is not reached (README)."""
+    table = evaluate_beir(ROOT / "data" / "eval" / "arcd-beir", make_settings(), embedder=embedder)
+    hybrid = next(v for k, v in table.items() if k.startswith("hybrid (weighted"))
+    best_input = max(table["dense"]["ndcg_burges@10"], table["keyword"]["ndcg_burges@10"])
+    assert hybrid["ndcg_burges@10"] >= best_input - 1e-9, format_table(table)
+    assert table["keyword"]["ndcg_burges@10"] >= 0.65, format_table(table)
+    assert hybrid["ndcg_burges@10"] >= 0.67, format_table(table)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_default_template_meets_the_quality_bar_on_the_sample(sample_assistant: Any) -> None:
     """The sample set's bar (issue 13: accuracy >= 0.85, refusal >= 0.8, false refusals <= 0.1).
     Nothing is fitted on this set any more: the refusal model and the gates come from the fit
