@@ -2,11 +2,14 @@
 
 1. A follow-up is rewritten into a standalone question with the chat history (``condense``).
 2. Hybrid retrieval finds chunks; their best sentences or table rows become passages [1]..[n].
-3. Evidence gate: if the best passage is too far from the question, refuse without asking the model.
-4. The model answers from the passages (tokens stream as they come).
-5. Citations are checked. The model first sees only the best passage (a small model misreads two
-   passages far more often than one); if it does not know, or writes something that passage does
-   not support, it gets all n passages once more; an answer still unsupported is refused.
+3. Gates fitted on the fit splits (``min_evidence``, ``names_gate``) refuse without asking the model.
+4. The model answers from the passages (tokens stream as they come): with ``few_shot`` on the local
+   model it copies a verbatim span (:mod:`rag.extractive`); otherwise it writes and the answer's
+   words and numbers are checked against the passages (:mod:`rag.citations`). The model first sees
+   only the best passage (a small model misreads two far more often than one); if it does not know,
+   or writes something that passage does not support, it gets all n passages once more.
+5. The calibrated refusal model (:mod:`rag.refusal`) estimates the chance the answer is right from
+   measured signals; below the fitted operating point (or ``min_confidence``) it is refused.
 
 Example::
 
