@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.schema import Hit, embed_text
-from rag.text import UNSPACED
+from rag.text import UNSPACED, bigrams
 
 STAMP = "stamp.json"
 FORM = 2  # how text is put before BM25 (keyword_form); an index of another form is rebuilt
@@ -51,12 +50,7 @@ def keyword_form(text: str) -> str:
         keyword_form("圣母小学的教学语言")   # "圣母 母小 小学 学的 的教 教学 学语 语言"
     """
 
-    def bigrams(found: re.Match[str]) -> str:
-        run = found.group(0)
-        pairs = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
-        return " " + " ".join(pairs) + " "
-
-    return UNSPACED.sub(bigrams, text)
+    return UNSPACED.sub(lambda found: " " + " ".join(bigrams(found.group(0))) + " ", text)
 
 
 class KeywordIndexDamaged(RuntimeError):

@@ -52,10 +52,16 @@ def words(text: str) -> list[str]:
     for match in _TOKEN.finditer(text.casefold()):
         token = match.group(0)
         if UNSPACED.fullmatch(token):
-            found += [token] if len(token) == 1 else [token[i : i + 2] for i in range(len(token) - 1)]
+            found += bigrams(token)
         else:
             found.append(token)
     return found
+
+
+def bigrams(run: str) -> list[str]:
+    """Overlapping character pairs of a run of Chinese/Japanese ("教学语言" -> 教学 学语 语言); a
+    single character stays itself."""
+    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
 
 
 def content_words(text: str) -> list[str]:

@@ -30,11 +30,10 @@ from typing import Any
 
 from rag.eval.beir import evaluate_beir, format_table
 from rag.eval.report import qa_table, write_report
-from rag.eval.runner import FIT_SETS, QA_SETS, fit_refusal, run_qa_set
+from rag.eval.runner import EVAL_DIR, FIT_SETS, QA_SETS, fit_refusal, run_qa_set
 from rag.llm import LLMError
-from rag.settings import PROJECT_ROOT, Settings, load_settings
+from rag.settings import Settings, load_settings
 
-EVAL_DIR = PROJECT_ROOT / "data" / "eval"
 BEIR_SETS = {"sample_beir": EVAL_DIR / "sample_beir", "arcd-beir": EVAL_DIR / "arcd-beir"}
 
 
