@@ -47,6 +47,7 @@ lint: setup
 	$(PY) -m ruff check rag ingest app tests scripts
 	$(PY) -m ruff format --check rag ingest app tests scripts
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(PY) -m ruff check --fix rag ingest app tests scripts

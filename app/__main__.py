@@ -20,8 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag import Assistant, LLMError, SettingsError, load_settings
-from rag.llm import bundled_gguf
+from rag import Assistant, LLMError, SettingsError, bundled_gguf, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,16 @@ from app.helpers import (
     highlighted,
     save_upload,
 )
-from rag import Answer, Assistant, IndexDamaged, IngestReport, LLMError, Settings, SettingsError
-from rag.prompts import ContextOverflow
+from rag import (
+    Answer,
+    Assistant,
+    ContextOverflow,
+    IndexDamaged,
+    IngestReport,
+    LLMError,
+    Settings,
+    SettingsError,
+)
 
 TEMPLATES = {
     "few_shot": "few-shot (base models)",

@@ -10,13 +10,10 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
-from rag import Assistant, Settings, load_settings
-from rag.embeddings import Embedder, make_embedder
-from rag.llm import LLM, make_llm
+from rag import LLM, Assistant, Embedder, Settings, list_collections, load_settings, make_embedder, make_llm
 
 
 def app_settings() -> Settings:
@@ -69,17 +66,4 @@ def corpus_folder(settings: Settings, collection: str) -> Path:
 
 def collections(settings: Settings) -> list[str]:
     """Collections in the index folder, the configured one first."""
-    names: list[str] = [settings.collection]
-    if (settings.index_dir / "chroma.sqlite3").exists():
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        try:
-            client: Any = chromadb.PersistentClient(
-                path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
-            )
-            found = sorted(getattr(c, "name", c) for c in client.list_collections())
-        except Exception:  # a damaged index: the page says so when it opens the collection
-            return names
-        names += [n for n in found if n != settings.collection]
-    return names
+    return list_collections(settings)

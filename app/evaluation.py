@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.engine import app_settings
-from rag.eval.beir import format_table
-from rag.eval.report import latest_report, misses, qa_table
+from rag import beir_table, latest_report, misses, qa_table
 
 
 def main() -> None:
@@ -38,7 +37,7 @@ def main() -> None:
                 st.dataframe(rows, use_container_width=True)
     for name, table in (report.get("beir") or {}).items():
         st.subheader(f"Retrieval: {name} (BEIR format)")
-        st.markdown(format_table(table))
+        st.markdown(beir_table(table))
 
 
 main()

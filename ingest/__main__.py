@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ingest.sync import IngestError, sync_folder
-    from rag.schema import printable
-    from rag.settings import SettingsError, load_settings
+    from rag.core.schema import printable
+    from rag.core.settings import SettingsError, load_settings
 
     overrides = {"collection": args.collection} if args.collection else {}
     try:

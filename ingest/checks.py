@@ -14,7 +14,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 OFFICE_TYPES = {".docx", ".pptx", ".xlsx"}
 # An office file that inflates more than this many times its size is treated as a zip bomb;

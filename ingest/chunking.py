@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest.loaders import Block, ParsedDocument
-from rag.embeddings import count_tokens
-from rag.schema import Chunk
+from rag.core.schema import Chunk
+from rag.index.embeddings import count_tokens
 
 MAX_CONTEXT_TOKENS = 48  # heading context is cut to this many word pieces
 MAX_HEADING_CHARS = 300  # a "title" longer than this is body text (unstructured calls any line a
@@ -239,7 +239,7 @@ def counts_add_up(tokenizer: Any) -> bool:
 
 
 class TokenCounter:
-    """Counts word pieces as :func:`rag.embeddings.count_tokens` does, about twice as fast.
+    """Counts word pieces as :func:`rag.index.embeddings.count_tokens` does, about twice as fast.
 
     A fast (Rust) tokenizer is cloned once with truncation and padding off, so counts never
     depend on what the embedder last asked the shared tokenizer for; other tokenizers go through

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from ingest import guards
 from ingest.checks import UnusableFile, check_file
 from ingest.heuristics import NLP_USERS, narrative_check_trimmed
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 BlockKind = Literal["title", "text", "table"]
 TEXT_TYPES = {".txt", ".md", ".html", ".htm", ".csv"}

@@ -15,8 +15,8 @@ Example::
 from __future__ import annotations
 
 from ingest.manifest import Manifest
-from rag.schema import FileProblem
-from rag.store import ChromaStore
+from rag.core.schema import FileProblem
+from rag.index.store import ChromaStore
 
 
 def verify_index(store: ChromaStore, manifest: Manifest) -> list[FileProblem]:

@@ -28,19 +28,16 @@ from ingest.manifest import Entry, Manifest, read_entries
 from ingest.repair import verify_index
 from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
-from rag.embeddings import Embedder, model_path
-from rag.keyword import FORM as KEYWORD_FORM
-from rag.keyword import KeywordIndex, keyword_dir, read_stamp
-from rag.keyword import intact as keyword_intact
-from rag.schema import FileProblem, IngestReport
-from rag.settings import Settings
-from rag.store import ChromaStore, IndexDamaged
+from rag.core.errors import IndexDamaged, IngestError
+from rag.core.schema import FileProblem, IngestReport
+from rag.core.settings import Settings
+from rag.index.embeddings import Embedder, model_path
+from rag.index.keyword import FORM as KEYWORD_FORM
+from rag.index.keyword import KeywordIndex, keyword_dir, read_stamp
+from rag.index.keyword import intact as keyword_intact
+from rag.index.store import ChromaStore
 
 CHUNKER_VERSION = "3"  # bump when chunking changes, so existing files are re-chunked
-
-
-class IngestError(Exception):
-    """Nothing could be done: bad corpus path, unusable index folder, incompatible index."""
 
 
 @dataclass(slots=True)

@@ -30,10 +30,10 @@ from ingest.chunking import Chunker
 from ingest.loaders import parse_file
 from ingest.manifest import Manifest
 from ingest.workers import ParseService
-from rag.embeddings import Embedder, make_embedder
-from rag.schema import Chunk, FileProblem, IngestReport
-from rag.settings import Settings
-from rag.store import ChromaStore
+from rag.core.schema import Chunk, FileProblem, IngestReport
+from rag.core.settings import Settings
+from rag.index.embeddings import Embedder, make_embedder
+from rag.index.store import ChromaStore
 
 WRITE_CHUNKS = 1024  # most chunks per embedding call and Chroma write
 FIRST_WINDOW = 16  # files parsed (in parallel) before the first chunks are embedded

@@ -1,4 +1,7 @@
-"""The answering engine's public API.
+"""The answering engine's public API: the only names entry points (CLI, chat, HTTP) import.
+
+Names load on first use (PEP 562), so ``import rag`` is cheap and the lower layers (``rag.core``,
+``rag.index``, ``ingest``) can import each other's modules without loading the facade.
 
 Example::
 
@@ -8,26 +11,100 @@ Example::
     print(answer.text, [c.location for c in answer.citations])
 """
 
-from rag.api import Assistant
-from rag.llm import BackendInfo, LLMError
-from rag.retrieval import Filters
-from rag.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport
-from rag.settings import Settings, SettingsError, load_settings
-from rag.store import IndexDamaged
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "Assistant": "rag.api",
+    "HistoryTurn": "rag.answer.answering",
+    "Answer": "rag.core.schema",
+    "Chunk": "rag.core.schema",
+    "Citation": "rag.core.schema",
+    "FileProblem": "rag.core.schema",
+    "Hit": "rag.core.schema",
+    "IngestReport": "rag.core.schema",
+    "printable": "rag.core.schema",
+    "Settings": "rag.core.settings",
+    "load_settings": "rag.core.settings",
+    "PROJECT_ROOT": "rag.core.settings",
+    "RagError": "rag.core.errors",
+    "SettingsError": "rag.core.errors",
+    "IndexDamaged": "rag.core.errors",
+    "IngestError": "rag.core.errors",
+    "LLMError": "rag.core.errors",
+    "ContextOverflow": "rag.core.errors",
+    "Filters": "rag.answer.retrieval",
+    "BackendInfo": "rag.answer.llm",
+    "LLM": "rag.answer.llm",
+    "make_llm": "rag.answer.llm",
+    "bundled_gguf": "rag.answer.llm",
+    "Embedder": "rag.index.embeddings",
+    "make_embedder": "rag.index.embeddings",
+    "list_collections": "rag.index.store",
+    "latest_report": "rag.eval.report",
+    "qa_table": "rag.eval.report",
+    "misses": "rag.eval.report",
+    "beir_table": "rag.eval.report",
+}
 
 __all__ = [
+    "LLM",
+    "PROJECT_ROOT",
     "Answer",
     "Assistant",
     "BackendInfo",
     "Chunk",
     "Citation",
+    "ContextOverflow",
+    "Embedder",
     "FileProblem",
     "Filters",
+    "HistoryTurn",
     "Hit",
     "IndexDamaged",
+    "IngestError",
     "IngestReport",
     "LLMError",
+    "RagError",
     "Settings",
     "SettingsError",
+    "beir_table",
+    "bundled_gguf",
+    "latest_report",
+    "list_collections",
     "load_settings",
+    "make_embedder",
+    "make_llm",
+    "misses",
+    "printable",
+    "qa_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from rag.answer.answering import HistoryTurn
+    from rag.answer.llm import LLM, BackendInfo, bundled_gguf, make_llm
+    from rag.answer.retrieval import Filters
+    from rag.api import Assistant
+    from rag.core.errors import ContextOverflow, IndexDamaged, IngestError, LLMError, RagError, SettingsError
+    from rag.core.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport, printable
+    from rag.core.settings import PROJECT_ROOT, Settings, load_settings
+    from rag.eval.report import beir_table, latest_report, misses, qa_table
+    from rag.index.embeddings import Embedder, make_embedder
+    from rag.index.store import list_collections

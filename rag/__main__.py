@@ -14,12 +14,12 @@ import argparse
 import sys
 import time
 
+from rag.answer.llm import LLMError
+from rag.answer.prompts import ContextOverflow
 from rag.api import Assistant
-from rag.llm import LLMError
-from rag.prompts import ContextOverflow
-from rag.schema import Answer, printable
-from rag.settings import load_settings
-from rag.store import IndexDamaged
+from rag.core.schema import Answer, printable
+from rag.core.settings import load_settings
+from rag.index.store import IndexDamaged
 
 
 def top_k(text: str) -> int:

@@ -22,14 +22,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answering import Answerer, HistoryTurn, final_answer
-from rag.embeddings import Embedder, make_embedder
-from rag.keyword import KeywordIndex, KeywordIndexDamaged, read_stamp
-from rag.llm import LLM, BackendInfo, make_llm
-from rag.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
-from rag.schema import Answer, Hit, IngestReport
-from rag.settings import Settings, load_settings
-from rag.store import ChromaStore
+from ingest.sync import remove_document, sync_folder
+from rag.answer.answering import Answerer, HistoryTurn, final_answer
+from rag.answer.llm import LLM, BackendInfo, make_llm
+from rag.answer.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
+from rag.core.schema import Answer, Hit, IngestReport
+from rag.core.settings import Settings, load_settings
+from rag.index.embeddings import Embedder, make_embedder
+from rag.index.keyword import KeywordIndex, KeywordIndexDamaged, read_stamp
+from rag.index.store import ChromaStore
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,6 @@ class Assistant:
         """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete.
 
         Deleting more than ``max_delete_share`` of the documents needs ``allow_mass_delete``."""
-        from ingest.sync import sync_folder
-
         with self._writing:
             report = sync_folder(
                 self.settings,
@@ -211,8 +210,6 @@ class Assistant:
 
     def delete(self, source: str) -> int:
         """Remove a document (path relative to the corpus root) from the index; chunks removed."""
-        from ingest.sync import remove_document
-
         with self._writing:
             removed = remove_document(self.settings, source)
             self._store = None

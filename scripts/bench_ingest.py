@@ -36,21 +36,21 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from synthetic_corpus import generate  # noqa: E402
 
 from ingest import sync_folder  # noqa: E402
-from rag.embeddings import SentenceTransformerEmbedder, model_path  # noqa: E402
-from rag.exported import OpenVinoEmbedder  # noqa: E402
-from rag.schema import embed_text  # noqa: E402
-from rag.settings import load_settings  # noqa: E402
-from rag.store import ChromaStore  # noqa: E402
+from rag.core.schema import embed_text  # noqa: E402
+from rag.core.settings import load_settings  # noqa: E402
+from rag.index.embeddings import SentenceTransformerEmbedder, model_path  # noqa: E402
+from rag.index.exported import OpenVinoEmbedder  # noqa: E402
+from rag.index.store import ChromaStore  # noqa: E402
 
 ROUND = """
 import gc, json, sys, time
 from pathlib import Path
 sys.path[:0] = [sys.argv[1]]
 from ingest import sync_folder
-from rag.embeddings import SentenceTransformerEmbedder, model_path
-from rag.schema import embed_text
-from rag.settings import load_settings
-from rag.store import ChromaStore
+from rag.index.embeddings import SentenceTransformerEmbedder, model_path
+from rag.core.schema import embed_text
+from rag.core.settings import load_settings
+from rag.index.store import ChromaStore
 root, corpus, index, collection = map(Path, sys.argv[1:5])
 settings = load_settings(root / "settings.yaml", index_dir=index, collection=str(collection),
                          models_dir=root / "data" / "models")

@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 from rag import Assistant, load_settings  # noqa: E402
-from rag.keyword import KeywordIndex  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
-from rag.schema import Answer, Chunk  # noqa: E402
-from rag.store import ChromaStore  # noqa: E402
+from rag.answer.retrieval import Retriever  # noqa: E402
+from rag.core.schema import Answer, Chunk  # noqa: E402
+from rag.index.keyword import KeywordIndex  # noqa: E402
+from rag.index.store import ChromaStore  # noqa: E402
 
 QUESTIONS = [
     "How long are backups retained?",

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag import Assistant, load_settings  # noqa: E402
+from rag.answer.retrieval import Retriever, collapse_duplicates, rrf_fuse, weighted_fuse  # noqa: E402
 from rag.eval.beir import _doc_scores, file_name, load_beir, score_runs  # noqa: E402
-from rag.retrieval import Retriever, collapse_duplicates, rrf_fuse, weighted_fuse  # noqa: E402
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -13,10 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+from rag.answer.refusal import RefusalModel
+from rag.core.settings import load_settings
 from rag.eval.qa import ItemResult
 from rag.eval.runner import operating_point
-from rag.refusal import RefusalModel
-from rag.settings import load_settings
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def _no_rag_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Any]:
-    from rag.settings import load_settings
+    from rag.core.settings import load_settings
 
     def build(**overrides: Any) -> Any:
         overrides.setdefault("index_dir", tmp_path / "index")
@@ -42,7 +42,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def embedder() -> Any:
-    from rag.embeddings import SentenceTransformerEmbedder, bundled_model_path
+    from rag.index.embeddings import SentenceTransformerEmbedder, bundled_model_path
 
     return SentenceTransformerEmbedder(bundled_model_path(), batch_size=64)
 
@@ -51,7 +51,7 @@ def embedder() -> Any:
 def tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    from rag.embeddings import bundled_model_path
+    from rag.index.embeddings import bundled_model_path
 
     return AutoTokenizer.from_pretrained(str(bundled_model_path()), local_files_only=True)
 
@@ -70,7 +70,7 @@ sys.path.insert(0, str(ROOT / "scripts"))  # synthetic_corpus, shared with the b
 @pytest.fixture(scope="session")
 def sample_settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Settings on a session-wide index of the sample corpus (read-only for the tests using it)."""
-    from rag.settings import load_settings
+    from rag.core.settings import load_settings
 
     return load_settings(
         ROOT / "settings.yaml",

@@ -105,10 +105,10 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_store_reads_large_collections_in_pages(
     sample_assistant: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.store
+    import rag.index.store
 
     everything = sample_assistant.store.get()
-    monkeypatch.setattr(rag.store, "PAGE", 7)
+    monkeypatch.setattr(rag.index.store, "PAGE", 7)
     paged = sample_assistant.store.get()
     assert len(paged["ids"]) == len(everything["ids"]) > 7
     assert sorted(paged["ids"]) == sorted(everything["ids"])
@@ -121,7 +121,7 @@ def test_a_configured_cross_encoder_reranks(sample_assistant: Any, tmp_path: Pat
     from sentence_transformers import CrossEncoder
     from transformers.utils import logging as hf_logging
 
-    from rag.embeddings import bundled_model_path
+    from rag.index.embeddings import bundled_model_path
 
     hf_logging.set_verbosity_error()
     CrossEncoder(str(bundled_model_path()), local_files_only=True, num_labels=1).save(str(tmp_path / "ce"))

@@ -13,8 +13,8 @@ import pytest
 from badfiles import EXPECTED_FAILURES, EXPECTED_SKIPS, EXPECTED_WARNINGS, HUGE_LIMIT_MB, make_bad_corpus
 
 from ingest import sync_folder
-from rag.settings import PROJECT_ROOT
-from rag.store import ChromaStore
+from rag.core.settings import PROJECT_ROOT
+from rag.index.store import ChromaStore
 
 pytestmark = pytest.mark.integration
 

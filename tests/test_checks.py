@@ -11,7 +11,7 @@ from badfiles import zip_bomb
 
 from ingest.checks import UnusableFile, check_file
 from ingest.sync import scan_folder
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.core.settings import PROJECT_ROOT, load_settings
 
 pytestmark = pytest.mark.unit
 

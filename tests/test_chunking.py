@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ingest.chunking import Chunker, chunk_id
 from ingest.loaders import Block, ParsedDocument
-from rag.embeddings import count_tokens
+from rag.index.embeddings import count_tokens
 
 pytestmark = pytest.mark.unit
 MAX = 256  # all-MiniLM-L6-v2's max_seq_length

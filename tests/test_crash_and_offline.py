@@ -16,7 +16,7 @@ import pytest
 from synthetic_corpus import generate
 from test_sync import assert_consistent, stored
 
-from rag.settings import PROJECT_ROOT
+from rag.core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 
 from ingest import sync_folder
-from rag.embeddings import bundled_model_path, make_embedder
-from rag.exported import OnnxEmbedder, OpenVinoEmbedder
-from rag.schema import embed_text
-from rag.store import ChromaStore
+from rag.core.schema import embed_text
+from rag.index.embeddings import bundled_model_path, make_embedder
+from rag.index.exported import OnnxEmbedder, OpenVinoEmbedder
+from rag.index.store import ChromaStore
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def sample_texts(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> list[str]:
-    from rag.settings import PROJECT_ROOT, load_settings
+    from rag.core.settings import PROJECT_ROOT, load_settings
 
     index = tmp_path_factory.mktemp("emb-index")
     settings = load_settings(PROJECT_ROOT / "settings.yaml", index_dir=index, collection="emb-test")

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.answering import Answerer, _plausible_rewrite, _split_reasoning
-from rag.citations import check_citations, cited_numbers
-from rag.evidence import Passage, snap_to_passage, support, units, unknown_names
-from rag.llm import BackendInfo
-from rag.prompts import ContextOverflow, PromptBuilder
-from rag.retrieval import Filters, collapse_duplicates, rrf_fuse, weighted_fuse
-from rag.schema import Answer, Hit
+from rag.answer.answering import Answerer, _plausible_rewrite, _split_reasoning
+from rag.answer.citations import check_citations, cited_numbers
+from rag.answer.evidence import Passage, snap_to_passage, support, units, unknown_names
+from rag.answer.llm import BackendInfo
+from rag.answer.prompts import ContextOverflow, PromptBuilder
+from rag.answer.retrieval import Filters, collapse_duplicates, rrf_fuse, weighted_fuse
+from rag.core.schema import Answer, Hit
 
 pytestmark = pytest.mark.unit
 
@@ -275,13 +275,13 @@ def test_a_question_with_its_own_subject_ignores_history(make_settings: Any) -> 
     ],
 )
 def test_follow_ups_are_told_from_new_questions(question: str, dependent: bool) -> None:
-    from rag.answering import depends_on_history
+    from rag.answer.answering import depends_on_history
 
     assert depends_on_history(question) is dependent
 
 
 def test_a_candidate_below_the_fitted_confidence_is_refused(make_settings: Any, tmp_path: Path) -> None:
-    from rag.refusal import RefusalModel, backend_key
+    from rag.answer.refusal import RefusalModel, backend_key
 
     folder = tmp_path / "fits"
     # a fit that trusts answers only from passages scoring above 0.95

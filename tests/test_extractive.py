@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.evidence import support
-from rag.extractive import SpanConstraint, locate
-from rag.refusal import RefusalModel, fit
-from rag.text import content_words, stop_words, words
+from rag.answer.evidence import support
+from rag.answer.extractive import SpanConstraint, locate
+from rag.answer.refusal import RefusalModel, fit
+from rag.core.text import content_words, stop_words, words
 
 VOCAB = 70_000  # character codes: covers ASCII and the CJK block
 EOS = 1
@@ -142,9 +142,9 @@ def test_the_refusal_model_is_a_fitted_probability_saved_as_json(tmp_path: Path)
 
 @pytest.mark.unit
 def test_the_operating_point_and_the_risk_coverage_curve() -> None:
+    from rag.answer.refusal import choose_threshold
     from rag.eval.qa import ItemResult
     from rag.eval.runner import risk_coverage
-    from rag.refusal import choose_threshold
 
     # answerable: 0.9 right, 0.6 right, 0.2 wrong, None (no candidate); unanswerable: 0.7, 0.3
     confidences = [0.9, 0.6, 0.2, None, 0.7, 0.3]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ingest import sync_folder
-from rag.keyword import KeywordIndex, keyword_form
+from rag.index.keyword import KeywordIndex, keyword_form
 
 DOCS = {
     "school.md": "# 圣母小学\n\n圣母小学是一所位于澳门的天主教小学，教学主要采用英文。学校成立于1950年。\n",

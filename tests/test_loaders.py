@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ingest.loaders import parse_file
-from rag.settings import PROJECT_ROOT, load_settings
+from rag.core.settings import PROJECT_ROOT, load_settings
 
 pytestmark = pytest.mark.integration
 SAMPLE = PROJECT_ROOT / "data" / "sample"

@@ -21,9 +21,9 @@ from test_sync import assert_consistent
 from ingest import IngestError, sync_folder
 from ingest.manifest import Manifest
 from rag import Assistant
-from rag.keyword import KeywordIndex, keyword_dir, live_folder
-from rag.settings import PROJECT_ROOT
-from rag.store import ChromaStore, forget_client
+from rag.core.settings import PROJECT_ROOT
+from rag.index.keyword import KeywordIndex, keyword_dir, live_folder
+from rag.index.store import ChromaStore, forget_client
 
 pytestmark = pytest.mark.integration
 SAMPLE_FILES = 9

@@ -16,9 +16,9 @@ from ingest import sync_folder
 from ingest.chunking import CHARS_PER_TOKEN, Chunker
 from ingest.loaders import Block, ParsedDocument, parse_file
 from rag import Assistant
-from rag.evidence import select_passages, units
-from rag.schema import Hit
-from rag.store import ChromaStore
+from rag.answer.evidence import select_passages, units
+from rag.core.schema import Hit
+from rag.index.store import ChromaStore
 
 pytestmark = pytest.mark.integration
 

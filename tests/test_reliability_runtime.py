@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from rag import Answer, Assistant, LLMError
-from rag.llm import pump
+from rag.answer.llm import pump
 
 QUESTION = "How long are backups retained?"
 

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from rag.llm import bundled_gguf
+    from rag.answer.llm import bundled_gguf
 
     gguf = bundled_gguf(Path(__file__).resolve().parent.parent / "data" / "models")
     port = free_port()
@@ -142,8 +142,8 @@ def test_the_refusal_model_is_fitted_for_a_remote_server_and_used(
 ) -> None:
     """`python -m rag.eval --fit-refusal` against the configured backend (here a real llama.cpp
     server: free decoding only, no log-probabilities), saved where the engine then finds it."""
+    from rag.answer.refusal import RefusalModel, fitted_path
     from rag.eval.runner import fit_refusal
-    from rag.refusal import RefusalModel, fitted_path
 
     settings = sample_assistant.settings.model_copy(
         update={

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import PROJECT_ROOT, SettingsError, load_settings
+from rag.core.settings import PROJECT_ROOT, SettingsError, load_settings
 
 pytestmark = pytest.mark.unit
 

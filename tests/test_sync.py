@@ -11,9 +11,9 @@ import pytest
 import ingest.sync as sync_module
 import ingest.writer as writer_module
 from ingest import IngestError, sync_folder
-from rag.embeddings import count_tokens
-from rag.schema import embed_text
-from rag.store import ChromaStore
+from rag.core.schema import embed_text
+from rag.index.embeddings import count_tokens
+from rag.index.store import ChromaStore
 
 pytestmark = pytest.mark.integration
 SAMPLE_FILES = 9
@@ -186,7 +186,7 @@ def test_many_windows_with_failures_and_updates_agree_with_inline_parsing(
     batches, a broken file in the middle, then an update: same index as parsing in-process."""
     import sys
 
-    from rag.settings import PROJECT_ROOT
+    from rag.core.settings import PROJECT_ROOT
 
     sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
     from synthetic_corpus import generate
@@ -233,7 +233,7 @@ def test_chunk_text_lives_in_the_metadata_and_older_indexes_read_the_same(
     a collection written the older way, text as documents, reads and searches the same."""
     import numpy as np
 
-    from rag.store import TEXT_KEY
+    from rag.index.store import TEXT_KEY
 
     settings = make_settings()
     sync_folder(settings, sample_copy, embedder=embedder)

@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rag.answer.llm import LLMError
+from rag.core.settings import Settings, load_settings
 from rag.eval.beir import evaluate_beir, format_table
 from rag.eval.report import qa_table, write_report
 from rag.eval.runner import EVAL_DIR, FIT_SETS, QA_SETS, fit_refusal, run_qa_set
-from rag.llm import LLMError
-from rag.settings import Settings, load_settings
 
 BEIR_SETS = {"sample_beir": EVAL_DIR / "sample_beir", "arcd-beir": EVAL_DIR / "arcd-beir"}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 METRICS = ["ndcg_burges@10", "recall@10", "mrr@10"]
 LABELS = {"ndcg_burges@10": "nDCG@10", "recall@10": "recall@10", "mrr@10": "MRR@10"}
@@ -105,8 +105,8 @@ def evaluate_beir(
     folder: Path, settings: Settings, embedder: Any = None, depth: int = 100
 ) -> dict[str, dict[str, float]]:
     """Ingest the corpus into a temporary collection and score each retrieval mode."""
+    from rag.answer.retrieval import Retriever
     from rag.api import Assistant
-    from rag.retrieval import Retriever
 
     data = load_beir(folder)
     with tempfile.TemporaryDirectory(prefix="beir-") as work:

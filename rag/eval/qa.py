@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.schema import Answer
-from rag.text import UNSPACED
+from rag.core.schema import Answer
+from rag.core.text import UNSPACED
 
 
 @dataclass(frozen=True, slots=True)

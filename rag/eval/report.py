@@ -185,3 +185,10 @@ def _plots(folder: Path, name: str, found: dict[str, Any], k: int) -> list[str]:
         plt.close(figure)
         plots.append(f"{name}-risk-coverage.png")
     return plots
+
+
+def beir_table(table: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of a BEIR run (retrieval mode x metrics), as the report shows it."""
+    from rag.eval.beir import format_table
+
+    return format_table(table)

@@ -17,8 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rag.eval.qa import ItemResult, QAItem, evaluate, load_qa, results_json, summarize
-from rag.refusal import (
+from rag.answer.refusal import (
     MAX_FALSE_REFUSALS,
     SIGNALS,
     RefusalModel,
@@ -27,7 +26,8 @@ from rag.refusal import (
     fit,
     fitted_path,
 )
-from rag.settings import PROJECT_ROOT, Settings
+from rag.core.settings import PROJECT_ROOT, Settings
+from rag.eval.qa import ItemResult, QAItem, evaluate, load_qa, results_json, summarize
 
 EVAL_DIR = PROJECT_ROOT / "data" / "eval"
 # name -> (held-out QA file, fit QA file or None, corpus folder)
@@ -158,7 +158,7 @@ def fit_refusal(
     accepted answer. The operating point (``threshold``) refuses the most unanswerable fit
     questions while refusing at most ``MAX_FALSE_REFUSALS`` of the answerable ones. The rows go
     to ``reports_dir/refusal-fit-<model>-<decoding>.json``."""
-    from rag.llm import make_llm
+    from rag.answer.llm import make_llm
 
     # every candidate is measured: gates off, no refusal on confidence
     measuring = settings.model_copy(update={"min_confidence": 0.0, "min_evidence": 0.0, "names_gate": False})

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.embeddings import Embedder
-from rag.schema import Hit, prompt_safe
-from rag.text import content_words, has_unspaced, numbers, words
+from rag.core.schema import Hit, prompt_safe
+from rag.core.text import content_words, has_unspaced, numbers, words
+from rag.index.embeddings import Embedder
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
 # Sentence ends of Chinese and Japanese: spaCy's English tokenizer keeps a run of them in one token.

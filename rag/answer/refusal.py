@@ -29,10 +29,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.evidence import Passage, unknown_names
-from rag.schema import Hit
-from rag.settings import Settings
-from rag.text import content_words, words
+from rag.answer.evidence import Passage, unknown_names
+from rag.core.schema import Hit
+from rag.core.settings import Settings
+from rag.core.text import content_words, words
 
 BUILTIN_DIR = Path(__file__).parent / "calibration"
 
@@ -84,7 +84,7 @@ class RefusalModel:
 
     Example::
 
-        model = RefusalModel.load(Path("rag/calibration/gemma-3-270m.extractive.json"))
+        model = RefusalModel.load(Path("rag/answer/calibration/gemma-3-270m.extractive.json"))
         model.confidence(signals)            # 0.0 .. 1.0
     """
 

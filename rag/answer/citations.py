@@ -1,7 +1,7 @@
 """Citations: parse ``[n]`` back to the passages the model was shown, and check each one.
 
 A citation is kept as ``supported`` when the answer's words and numbers are in its passage (see
-:func:`rag.evidence.support`); an unsupported one is kept but flagged. When the model cites nothing,
+:func:`rag.answer.evidence.support`); an unsupported one is kept but flagged. When the model cites nothing,
 or only passages that do not support it, the passage that does support the answer is attached. When
 no passage supports it, the answer is not supported and the engine refuses.
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.evidence import CITATION, Passage, snap_to_passage, support
-from rag.schema import Citation
+from rag.answer.evidence import CITATION, Passage, snap_to_passage, support
+from rag.core.schema import Citation
 
 MIN_SUPPORT = 0.75  # share of the answer's words that must be in the passage (all its numbers)
 REFUSALS = re.compile(

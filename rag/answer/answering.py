@@ -4,11 +4,11 @@
 2. Hybrid retrieval finds chunks; their best sentences or table rows become passages [1]..[n].
 3. Gates fitted on the fit splits (``min_evidence``, ``names_gate``) refuse without asking the model.
 4. The model answers from the passages (tokens stream as they come): with ``few_shot`` on the local
-   model it copies a verbatim span (:mod:`rag.extractive`); otherwise it writes and the answer's
-   words and numbers are checked against the passages (:mod:`rag.citations`). The model first sees
+   model it copies a verbatim span (:mod:`rag.answer.extractive`); otherwise it writes and the answer's
+   words and numbers are checked against the passages (:mod:`rag.answer.citations`). The model first sees
    only the best passage (a small model misreads two far more often than one); if it does not know,
    or writes something that passage does not support, it gets all n passages once more.
-5. The calibrated refusal model (:mod:`rag.refusal`) estimates the chance the answer is right from
+5. The calibrated refusal model (:mod:`rag.answer.refusal`) estimates the chance the answer is right from
    measured signals; below the fitted operating point (or ``min_confidence``) it is refused.
 
 Example::
@@ -26,17 +26,17 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.citations import CheckedAnswer, check_citations, to_citation
-from rag.embeddings import Embedder
-from rag.evidence import CITATION, Passage, select_passages, support, unknown_names
-from rag.extractive import Extraction, SpanConstraint
-from rag.llm import LLM
-from rag.prompts import STYLES, Prompt, PromptBuilder
-from rag.refusal import RefusalModel, find_refusal_model, measure
-from rag.retrieval import Filters, Retriever
-from rag.schema import Answer, Hit
-from rag.settings import Settings
-from rag.text import content_words
+from rag.answer.citations import CheckedAnswer, check_citations, to_citation
+from rag.answer.evidence import CITATION, Passage, select_passages, support, unknown_names
+from rag.answer.extractive import Extraction, SpanConstraint
+from rag.answer.llm import LLM
+from rag.answer.prompts import STYLES, Prompt, PromptBuilder
+from rag.answer.refusal import RefusalModel, find_refusal_model, measure
+from rag.answer.retrieval import Filters, Retriever
+from rag.core.schema import Answer, Hit
+from rag.core.settings import Settings
+from rag.core.text import content_words
+from rag.index.embeddings import Embedder
 
 HistoryTurn = Mapping[str, str] | tuple[str, str]
 
@@ -158,7 +158,7 @@ class Answerer:
         return None
 
     def refusal_model(self, extractive: bool) -> RefusalModel | None:
-        """The fitted refusal model for this backend and decoding (see :mod:`rag.refusal`)."""
+        """The fitted refusal model for this backend and decoding (see :mod:`rag.answer.refusal`)."""
         decoding = "extractive" if extractive else "free"
         if decoding not in self._refusal_models:
             self._refusal_models[decoding] = find_refusal_model(self.settings, self.llm.info, decoding)

@@ -21,8 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.evidence import Passage
-from rag.settings import Settings
+from rag.answer.evidence import Passage
+from rag.core.errors import ContextOverflow
+from rag.core.settings import Settings
 
 BUILTIN_DIR = Path(__file__).parent / "templates"
 TEMPLATES = ("plain", "cot", "few_shot")
@@ -60,10 +61,6 @@ class Prompt:
     passages: list[Passage]
     max_tokens: int
     style: TemplateStyle
-
-
-class ContextOverflow(ValueError):
-    """The template and question alone do not fit the model's context window."""
 
 
 class PromptBuilder:

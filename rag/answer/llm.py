@@ -27,14 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.extractive import SpanConstraint
-from rag.settings import Settings
+from rag.answer.extractive import SpanConstraint
+from rag.core.errors import LLMError
+from rag.core.settings import Settings
 
 BUNDLED_GGUF = "gemma-3-270m-q4_k_m.gguf"
-
-
-class LLMError(RuntimeError):
-    """The model could not answer: missing file, unreachable server, a reply that makes no sense."""
 
 
 @dataclass(slots=True)
@@ -95,7 +92,7 @@ class LLM(Protocol):
         spans: SpanConstraint | None = None,
     ) -> Iterator[str]:
         """Pieces of the completion; with ``spans`` (when ``info.span_decoding``) only verbatim
-        spans of its sources (see :mod:`rag.extractive`); other backends ignore it."""
+        spans of its sources (see :mod:`rag.answer.extractive`); other backends ignore it."""
         ...
 
     def chat(

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.text import UNSPACED, content_words, words
+from rag.core.text import UNSPACED, content_words, words
 
 REFUSAL = "I don't know."
 _LOOSE = ",;:，。、；：（）()《》“”「」"  # punctuation a copied span does not start or end with

@@ -20,17 +20,15 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from rag.schema import Chunk, Hit
+from rag.core.errors import IndexDamaged
+from rag.core.schema import Chunk, Hit
+from rag.core.settings import Settings
 
 PAGE = 5000  # rows per read: Chroma refuses an unbounded get of a large collection
 TEXT_KEY = "text"  # the chunk text, kept in the metadata (see ChromaStore)
 DB_FILE = "chroma.sqlite3"
 DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "disk image", "no such table")
 T = TypeVar("T")
-
-
-class IndexDamaged(RuntimeError):
-    """The Chroma database file cannot be read; the message names it and the fix (``--reset``)."""
 
 
 class VectorStore(Protocol):
@@ -49,7 +47,7 @@ class ChromaStore:
     The chunk text is stored in the metadata (``TEXT_KEY``), not as a Chroma document: Chroma
     indexes documents for its full-text search, which costs half of every write (2,010 chunks:
     2.6 s instead of 1.3 s) and which nothing here uses (keyword search is BM25, see
-    :mod:`rag.keyword`). Collections written the older way, text as documents, read the same.
+    :mod:`rag.index.keyword`). Collections written the older way, text as documents, read the same.
 
     Example::
 
@@ -264,3 +262,22 @@ def _text(meta: dict[str, Any], document: str | None) -> str:
     """A chunk's text (popped from ``meta``): the metadata's, or the document of older indexes."""
     text = meta.pop(TEXT_KEY, None)
     return str(text if text is not None else document or "")
+
+
+def list_collections(settings: Settings) -> list[str]:
+    """Collections in the index folder, the configured one first (it may not exist yet); a damaged
+    index lists only the configured one (opening it then says what is wrong)."""
+    names: list[str] = [settings.collection]
+    if not (settings.index_dir / DB_FILE).exists():
+        return names
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        client: Any = chromadb.PersistentClient(
+            path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        found = sorted(getattr(c, "name", c) for c in client.list_collections())
+    except Exception:
+        return names
+    return names + [n for n in found if n != settings.collection]

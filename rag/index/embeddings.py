@@ -1,6 +1,6 @@
 """Embedder seam, the sentence-transformers adapter (reference) and the factory.
 
-The exported backends (ONNX Runtime, OpenVINO int8) live in :mod:`rag.exported`.
+The exported backends (ONNX Runtime, OpenVINO int8) live in :mod:`rag.index.exported`.
 
 Both read the same local model folder (default: the bundled all-MiniLM-L6-v2) and expose its
 tokenizer and maximum sequence length, so the chunker can prove no chunk is ever truncated.
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.settings import Settings
+from rag.core.settings import Settings
 
 
 class Embedder(Protocol):
@@ -64,7 +64,7 @@ def make_embedder(settings: Settings) -> Embedder:
     path = model_path(settings)
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(path, settings.embedding_batch_size)
-    from rag.exported import OnnxEmbedder, OpenVinoEmbedder
+    from rag.index.exported import OnnxEmbedder, OpenVinoEmbedder
 
     cache = settings.models_dir / "exported"
     if settings.embedding_backend == "onnx":

@@ -30,8 +30,9 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from rag.schema import Hit, embed_text
-from rag.text import UNSPACED, bigrams
+from rag.core.errors import KeywordIndexDamaged
+from rag.core.schema import Hit, embed_text
+from rag.core.text import UNSPACED, bigrams
 
 STAMP = "stamp.json"
 FORM = 2  # how text is put before BM25 (keyword_form); an index of another form is rebuilt
@@ -51,10 +52,6 @@ def keyword_form(text: str) -> str:
     """
 
     return UNSPACED.sub(lambda found: " " + " ".join(bigrams(found.group(0))) + " ", text)
-
-
-class KeywordIndexDamaged(RuntimeError):
-    """The persisted keyword index cannot be read; ingestion rebuilds it."""
 
 
 def keyword_dir(index_dir: Path, collection: str) -> Path:
@@ -93,7 +90,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, store: Any, index_dir: Path) -> KeywordIndex | None:
-        """Index every chunk of ``store`` (a :class:`rag.store.ChromaStore`) and persist it."""
+        """Index every chunk of ``store`` (a :class:`rag.index.store.ChromaStore`) and persist it."""
         from llama_index.core.schema import TextNode
 
         data = store.get()

@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.embeddings import Embedder
-from rag.keyword import KeywordIndex
-from rag.schema import Hit
-from rag.settings import Settings
-from rag.store import ChromaStore
-from rag.text import words
+from rag.core.schema import Hit
+from rag.core.settings import Settings
+from rag.core.text import words
+from rag.index.embeddings import Embedder
+from rag.index.keyword import KeywordIndex
+from rag.index.store import ChromaStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from rag.core.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FILE_TYPES = [
     ".pdf",
     ".docx",
@@ -44,10 +46,6 @@ DEFAULT_FILE_TYPES = [
 ]
 EmbeddingBackend = Literal["torch", "onnx", "openvino-int8"]
 TemplateName = Literal["plain", "cot", "few_shot"]
-
-
-class SettingsError(ValueError):
-    """Settings that cannot be used: one sentence naming the file (or variable) and what is wrong."""
 
 
 class SettingsWarning(UserWarning):
