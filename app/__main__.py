@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
     assistant = Assistant(settings)
-    if not args.no_ingest and assistant.store.count() == 0:
+    if not args.no_ingest and assistant.count() == 0:
         print(f"indexing {settings.corpus_dir} into collection {settings.collection!r} ...", flush=True)
         report = assistant.ingest(settings.corpus_dir, progress=sys.stderr.isatty())
         print(report.summary(), flush=True)

@@ -21,6 +21,7 @@ from app.helpers import (
     save_upload,
 )
 from rag import (
+    TEMPLATES,
     Answer,
     Assistant,
     ContextOverflow,
@@ -31,11 +32,8 @@ from rag import (
     SettingsError,
 )
 
-TEMPLATES = {
-    "few_shot": "few-shot (base models)",
-    "plain": "plain (instruct models)",
-    "cot": "chain of thought",
-}
+LABELS = {"few_shot": "few-shot (base models)", "plain": "plain (instruct models)", "cot": "chain of thought"}
+TEMPLATE_LABELS = {name: LABELS.get(name, name) for name in TEMPLATES}  # rag.TEMPLATES: the names
 
 
 def main() -> None:
@@ -55,7 +53,7 @@ def main() -> None:
         assistant = assistant_for(settings, collection)
     st.title("Ask your documents")
     try:
-        chunks = assistant.store.count()
+        chunks = assistant.count()
     except IndexDamaged as error:
         st.error(f"The index cannot be read: {error}")
         st.stop()
@@ -64,7 +62,7 @@ def main() -> None:
             "Template",
             list(TEMPLATES),
             index=list(TEMPLATES).index(settings.template),
-            format_func=TEMPLATES.__getitem__,
+            format_func=TEMPLATE_LABELS.__getitem__,
             key="template",
         )
         top_k = st.slider("Top-k chunks", 1, 20, settings.top_k, key="top_k")

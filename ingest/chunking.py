@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest.loaders import Block, ParsedDocument
-from rag.core.schema import Chunk
+from rag.core.schema import CELL_SEPARATOR, Chunk
 from rag.index.embeddings import count_tokens
 
 MAX_CONTEXT_TOKENS = 48  # heading context is cut to this many word pieces
@@ -325,7 +325,7 @@ class _Builder:
     def table(self, block: Block) -> None:
         budget = self.chunker.body_budget(self.state, self.doc_title)
         rows = block.rows or [[line] for line in block.text.splitlines() if line.strip()]
-        lines = [" | ".join(row) for row in rows]
+        lines = [CELL_SEPARATOR.join(row) for row in rows]
         whole = "\n".join(lines)
         size = self.chunker.tokens(whole)
         if self.state.tokens + size + 1 <= budget:

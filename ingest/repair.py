@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from ingest.manifest import Manifest
 from rag.core.schema import FileProblem
-from rag.index.store import ChromaStore
+from rag.index.collection import Index
 
 
-def verify_index(store: ChromaStore, manifest: Manifest) -> list[FileProblem]:
+def verify_index(store: Index, manifest: Manifest) -> list[FileProblem]:
     """Repair marks for every file whose chunks in ``store`` disagree with ``manifest``."""
     entries = manifest.entries()
     expected = sum(entry.chunks for entry in entries.values() if entry.status == "done")

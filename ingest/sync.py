@@ -31,11 +31,8 @@ from ingest.writer import Job, Writer
 from rag.core.errors import IndexDamaged, IngestError
 from rag.core.schema import FileProblem, IngestReport
 from rag.core.settings import Settings
+from rag.index.collection import Index
 from rag.index.embeddings import Embedder, model_path
-from rag.index.keyword import FORM as KEYWORD_FORM
-from rag.index.keyword import KeywordIndex, keyword_dir, read_stamp
-from rag.index.keyword import intact as keyword_intact
-from rag.index.store import ChromaStore
 
 CHUNKER_VERSION = "3"  # bump when chunking changes, so existing files are re-chunked
 
@@ -157,7 +154,7 @@ def sync_folder(
         if manifest.recovered:
             report.warnings.append(FileProblem(Manifest.FILE, manifest.recovered))
         if reset:
-            _open_store(settings, reset=True).drop()
+            _open_index(settings, reset=True).reset()
             manifest.clear()
         known = manifest.embedder()
         if known is not None and known != embedder_id(settings):
@@ -166,15 +163,15 @@ def sync_folder(
                 f"now {embedder_id(settings)}: re-run with --reset to rebuild it"
             )
         passes = _Pass(settings, root, manifest, report, embedder, progress, on_progress)
-        store = passes.run(files, manifest.entries(), allow_mass_delete)
-        repaired = verify_index(store, manifest)
+        index = passes.run(files, manifest.entries(), allow_mass_delete)
+        repaired = verify_index(index, manifest)
         if repaired:  # missing chunks (a damaged or replaced store, a killed delete): index again
             report.warnings.extend(repaired)
             names = {problem.source for problem in repaired}
             entries = {s: e for s, e in manifest.entries().items() if s in names}
             passes.run([f for f in files if f[0] in names], entries, allow_mass_delete=True)
             report.unchanged = [s for s in report.unchanged if s not in names]
-        refresh_keyword_index(settings, store)
+        index.refresh_keyword()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -190,11 +187,9 @@ class _Pass:
     embedder: Embedder | None
     progress: bool
     on_progress: Callable[[int, int, str], None] | None
-    store: ChromaStore | None = None
+    index: Index | None = None
 
-    def run(
-        self, files: list[tuple[str, Path]], entries: dict[str, Entry], allow_mass_delete: bool
-    ) -> ChromaStore:
+    def run(self, files: list[tuple[str, Path]], entries: dict[str, Entry], allow_mass_delete: bool) -> Index:
         settings, manifest, report = self.settings, self.manifest, self.report
         pipeline = pipeline_id(settings)
         plan = _plan(self.root, files, entries, pipeline, report)
@@ -204,21 +199,21 @@ class _Pass:
         if plan.jobs:  # its workers parse the first files while the index opens
             writer = Writer(settings, self.root, manifest, report, plan.jobs, self.embedder, pipeline)
         try:
-            store = self.store = self.store or _open_store(settings)
+            index = self.index = self.index or _open_index(settings)
             if plan.deleted or plan.jobs:
-                _keyword_dirty(settings).touch()  # a run killed from here on rebuilds it next time
+                index.mark_changing()  # a run killed from here on rebuilds the keyword index
             for source in plan.deleted:
                 manifest.mark_deleting(source)
-                report.chunks_deleted += store.delete_source(source)
+                report.chunks_deleted += index.delete_source(source)
                 manifest.remove(source)
                 report.deleted.append(source)
             if writer is not None:
                 manifest.set_embedder(embedder_id(settings))
-                writer.run(store, self.progress, self.on_progress)
+                writer.run(index, self.progress, self.on_progress)
         finally:
             if writer is not None:
                 writer.close()
-        return store
+        return index
 
 
 def _refuse_mass_delete(settings: Settings, root: Path, deleted: list[str], indexed: int, found: int) -> None:
@@ -236,16 +231,17 @@ def _refuse_mass_delete(settings: Settings, root: Path, deleted: list[str], inde
     )
 
 
-def _open_store(settings: Settings, reset: bool = False) -> ChromaStore:
-    """The collection's store; a damaged database is an :class:`IngestError` naming the file and
-    the fix, or, with ``reset``, moved aside so a fresh one is built."""
+def _open_index(settings: Settings, reset: bool = False) -> Index:
+    """The collection's index, opened; a damaged database is an :class:`IngestError` naming the file
+    and the fix, or, with ``reset``, moved aside so a fresh one is built."""
+    index = Index(settings.index_dir, settings.collection)
     try:
-        return ChromaStore(settings.index_dir, settings.collection)
+        index.store  # noqa: B018 (opens it)
     except IndexDamaged as error:
         if not reset:
             raise IngestError(str(error)) from error
-        ChromaStore.discard_damaged(settings.index_dir)
-        return ChromaStore(settings.index_dir, settings.collection)
+        index.reset()
+    return index
 
 
 def remove_document(settings: Settings, source: str) -> int:
@@ -260,31 +256,13 @@ def remove_document(settings: Settings, source: str) -> int:
     """
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with _index_lock(settings.index_dir), Manifest(settings.index_dir, settings.collection) as manifest:
-        store = _open_store(settings)
-        _keyword_dirty(settings).touch()
+        index = _open_index(settings)
+        index.mark_changing()
         manifest.mark_deleting(source)
-        removed = store.delete_source(source)
+        removed = index.delete_source(source)
         manifest.remove(source)
-        refresh_keyword_index(settings, store)
+        index.refresh_keyword()
     return removed
-
-
-def _keyword_dirty(settings: Settings) -> Path:
-    folder = keyword_dir(settings.index_dir, settings.collection)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    return folder.with_name(folder.name + ".dirty")
-
-
-def refresh_keyword_index(settings: Settings, store: ChromaStore) -> None:
-    """Rebuild the BM25 index when the collection changed since it was built, or it is missing,
-    out of step with its stamp, or unreadable (truncated, zeroed, garbled)."""
-    dirty = _keyword_dirty(settings)
-    stamp = None if dirty.exists() else read_stamp(settings.index_dir, settings.collection)
-    chunks = store.count()
-    stale = stamp is None or stamp["chunks"] != chunks or stamp.get("form") != KEYWORD_FORM
-    if stale or (chunks and not keyword_intact(settings.index_dir, settings.collection)):
-        KeywordIndex.build(store, settings.index_dir)
-    dirty.unlink(missing_ok=True)
 
 
 def _read_entries(settings: Settings) -> dict[str, Entry]:

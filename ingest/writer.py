@@ -32,8 +32,8 @@ from ingest.manifest import Manifest
 from ingest.workers import ParseService
 from rag.core.schema import Chunk, FileProblem, IngestReport
 from rag.core.settings import Settings
+from rag.index.collection import Index
 from rag.index.embeddings import Embedder, make_embedder
-from rag.index.store import ChromaStore
 
 WRITE_CHUNKS = 1024  # most chunks per embedding call and Chroma write
 FIRST_WINDOW = 16  # files parsed (in parallel) before the first chunks are embedded
@@ -81,7 +81,7 @@ class Writer:
 
         writer = Writer(settings, Path("data/sample"), manifest, report, plan.jobs)
         try:
-            writer.run(ChromaStore(settings.index_dir, settings.collection))
+            writer.run(Index(settings.index_dir, settings.collection))
         finally:
             writer.close()
     """
@@ -114,7 +114,7 @@ class Writer:
         self.buffer: list[Chunk] = []  # parsed, not yet embedded
         self.embedded: list[tuple[list[Chunk], Any]] = []  # embedded, not yet written
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
-        self.store: ChromaStore | None = None
+        self.store: Index | None = None
         self._workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
         self._service = self._start_service()
         self._windows = [jobs[:FIRST_WINDOW]] + [
@@ -135,7 +135,7 @@ class Writer:
 
     def run(
         self,
-        store: ChromaStore,
+        store: Index,
         progress: bool = False,
         on_progress: Callable[[int, int, str], None] | None = None,
     ) -> None:

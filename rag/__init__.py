@@ -29,6 +29,8 @@ _EXPORTS = {
     "printable": "rag.core.schema",
     "Settings": "rag.core.settings",
     "load_settings": "rag.core.settings",
+    "TEMPLATES": "rag.core.settings",
+    "DECODINGS": "rag.core.settings",
     "PROJECT_ROOT": "rag.core.settings",
     "RagError": "rag.core.errors",
     "SettingsError": "rag.core.errors",
@@ -51,8 +53,10 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DECODINGS",
     "LLM",
     "PROJECT_ROOT",
+    "TEMPLATES",
     "Answer",
     "Assistant",
     "BackendInfo",
@@ -104,7 +108,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from rag.api import Assistant
     from rag.core.errors import ContextOverflow, IndexDamaged, IngestError, LLMError, RagError, SettingsError
     from rag.core.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport, printable
-    from rag.core.settings import PROJECT_ROOT, Settings, load_settings
+    from rag.core.settings import DECODINGS, PROJECT_ROOT, TEMPLATES, Settings, load_settings
     from rag.eval.report import beir_table, latest_report, misses, qa_table
     from rag.index.embeddings import Embedder, make_embedder
     from rag.index.store import list_collections

@@ -14,12 +14,16 @@ import argparse
 import sys
 import time
 
-from rag.answer.llm import LLMError
-from rag.answer.prompts import ContextOverflow
-from rag.api import Assistant
-from rag.core.schema import Answer, printable
-from rag.core.settings import load_settings
-from rag.index.store import IndexDamaged
+from rag import (
+    TEMPLATES,
+    Answer,
+    Assistant,
+    ContextOverflow,
+    IndexDamaged,
+    LLMError,
+    load_settings,
+    printable,
+)
 
 
 def top_k(text: str) -> int:
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     ask = commands.add_parser("ask", help="answer a question from the indexed documents")
     ask.add_argument("question")
-    ask.add_argument("--template", choices=["plain", "cot", "few_shot"])
+    ask.add_argument("--template", choices=TEMPLATES)
     ask.add_argument("--k", type=top_k, help="chunks to retrieve, 1-100 (default: top_k)")
     ask.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
     commands.add_parser("doctor", help="show the LLM backend, GPU offload and a measured tokens/s")
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 def ask_question(
     assistant: Assistant, question: str, template: str | None, k: int | None, stream: bool
 ) -> int:
-    if assistant.store.count() == 0:
+    if assistant.count() == 0:
         print(
             f"error: collection {assistant.settings.collection!r} in {assistant.settings.index_dir} "
             "is empty: run `make ingest` first",
@@ -117,7 +121,7 @@ def doctor(assistant: Assistant) -> int:
         return 1
     print(f"time to first token: {first - started:.3f} s (prompt of {llm.count_tokens(prompt)} tokens)")
     print(f"generation: {(tokens - 1) / (end - first):.1f} tokens/s over {tokens} tokens")
-    print(f"index: {assistant.store.count()} chunks in {len(assistant.sources())} documents")
+    print(f"index: {assistant.count()} chunks in {len(assistant.sources())} documents")
     if info.warnings:
         print("\n" + "\n".join(f"!!! {w}" for w in info.warnings), file=sys.stderr)
         return 2

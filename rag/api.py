@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -28,11 +27,8 @@ from rag.answer.llm import LLM, BackendInfo, make_llm
 from rag.answer.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
 from rag.core.schema import Answer, Hit, IngestReport
 from rag.core.settings import Settings, load_settings
+from rag.index.collection import Index
 from rag.index.embeddings import Embedder, make_embedder
-from rag.index.keyword import KeywordIndex, KeywordIndexDamaged, read_stamp
-from rag.index.store import ChromaStore
-
-log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -40,7 +36,9 @@ class Assistant:
 
     Keyword overrides go to :func:`load_settings` when no settings object is given:
     ``Assistant(top_k=3, template="plain")``. ``embedder``, ``llm`` and ``reranker`` can be passed
-    in (tests, or sharing one model between assistants).
+    in (tests, or sharing one model between assistants). Its parts (index, retriever, answerer) are
+    built once and reused by every call; per-call options (``template``, ``k``, ``temperature``,
+    ``decoding``) are passed down, never copied into new settings.
 
     Thread-safe without holding a lock across a stream: each model serializes only its own calls
     (the llama.cpp context, the tokenizer), so one slow reader of :meth:`stream` never blocks
@@ -71,16 +69,16 @@ class Assistant:
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
+        self.index = Index(settings.index_dir, settings.collection)
         self._embedder = embedder
         self._llm = llm
         self._reranker = reranker
-        self._store: ChromaStore | None = None
-        self._keyword: KeywordIndex | None = None
-        self._keyword_stamp: dict[str, Any] | None = None
+        self._retriever: Retriever | None = None
+        self._answerer: Answerer | None = None
         self._parts = threading.RLock()  # builds the lazy parts once
         self._writing = threading.Lock()  # ingest and delete, one at a time
 
-    # --- parts, built on first use ------------------------------------------------------------
+    # --- parts, built once on first use -------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
         with self._parts:
@@ -102,36 +100,27 @@ class Assistant:
 
     def use_llm(self, llm: LLM) -> None:
         """Answer with ``llm`` (one model shared by several assistants)."""
-        self._llm = llm
+        with self._parts:
+            if llm is not self._llm:
+                self._llm, self._answerer = llm, None
 
     @property
-    def store(self) -> ChromaStore:
-        with self._parts:
-            if self._store is None:
-                self._store = ChromaStore(self.settings.index_dir, self.settings.collection)
-            return self._store
-
-    def keyword_index(self) -> KeywordIndex | None:
-        """The BM25 index ingestion last built (reloaded when a later ingestion rebuilt it).
-
-        A damaged one is logged (with the fix) and answering goes on with dense search alone;
-        the next ingestion rebuilds it."""
-        stamp = read_stamp(self.settings.index_dir, self.settings.collection)
-        if stamp == self._keyword_stamp:
-            return self._keyword
-        try:
-            index = KeywordIndex.load(self.settings.index_dir, self.settings.collection)
-        except KeywordIndexDamaged as error:
-            log.warning("%s: answering with dense search only; run `python -m ingest` to rebuild it", error)
-            index = None
-        with self._parts:
-            self._keyword, self._keyword_stamp = index, stamp
-        return index
-
     def retriever(self) -> Retriever:
-        if self._reranker is None and self.settings.reranker_model:
-            self._reranker = CrossEncoderReranker(Path(self.settings.reranker_model))
-        return Retriever(self.settings, self.store, self.embedder, self.keyword_index, self._reranker)
+        """Hybrid retrieval over :attr:`index` (built once)."""
+        with self._parts:
+            if self._retriever is None:
+                if self._reranker is None and self.settings.reranker_model:
+                    self._reranker = CrossEncoderReranker(Path(self.settings.reranker_model))
+                self._retriever = Retriever(self.settings, self.index, self.embedder, self._reranker)
+            return self._retriever
+
+    @property
+    def answerer(self) -> Answerer:
+        """The answer pipeline (built once; rebuilt only when another LLM is attached)."""
+        with self._parts:
+            if self._answerer is None:
+                self._answerer = Answerer(self.settings, self.retriever, self.embedder, self.llm)
+            return self._answerer
 
     # --- the API ------------------------------------------------------------------------------
     def ingest(
@@ -158,12 +147,12 @@ class Assistant:
                 embedder=self.embedder,
                 on_progress=on_progress,
             )
-            self._store = None  # --reset drops the collection: reopen it
+            self.index.reopen()  # --reset drops the collection: reopen it
             return report
 
     def retrieve(self, question: str, k: int | None = None, *, filters: Filters | None = None) -> list[Hit]:
         """The ``k`` (default ``top_k``) chunks most relevant to ``question``, best first."""
-        return self.retriever().search(question, k, filters=filters)
+        return self.retriever.search(question, k, filters=filters)
 
     def ask(
         self,
@@ -198,26 +187,30 @@ class Assistant:
         its text is the checked one, which can differ from the streamed draft).
 
         Holds no lock while it yields: the model runs each generation in a thread of its own."""
-        settings = self.settings
-        if temperature is not None:
-            settings = settings.model_copy(update={"temperature": temperature})
-        if decoding is not None:
-            if decoding not in ("auto", "extractive", "free"):
-                raise ValueError(f"unknown decoding {decoding!r}: choose auto, extractive or free")
-            settings = settings.model_copy(update={"decoding": decoding})
-        answerer = Answerer(settings, self.retriever(), self.embedder, self.llm)
-        yield from answerer.stream(question, template=template, history=history, k=k, filters=filters)
+        yield from self.answerer.stream(
+            question,
+            template=template,
+            history=history,
+            k=k,
+            filters=filters,
+            temperature=temperature,
+            decoding=decoding,
+        )
 
     def delete(self, source: str) -> int:
         """Remove a document (path relative to the corpus root) from the index; chunks removed."""
         with self._writing:
             removed = remove_document(self.settings, source)
-            self._store = None
+            self.index.reopen()
             return removed
 
     def sources(self) -> dict[str, int]:
         """Indexed documents and their chunk counts."""
-        return self.store.sources()
+        return self.index.sources()
+
+    def count(self) -> int:
+        """Chunks in the collection (0: nothing indexed yet)."""
+        return self.index.count()
 
     def info(self) -> BackendInfo:
         """What answers (backend, model, GPU offload); loads the model if needed."""

@@ -37,7 +37,7 @@ def sweep(folder: Path, weights: tuple[float, ...] = WEIGHTS) -> dict[str, float
         settings = load_settings(index_dir=Path(work) / "index", collection="fusion-fit", corpus_dir=corpus)
         assistant = Assistant(settings)
         assistant.ingest(corpus)
-        retriever = Retriever(settings, assistant.store, assistant.embedder, assistant.keyword_index)
+        retriever = Retriever(settings, assistant.index, assistant.embedder)
         pool = settings.candidates
         lists = {
             q: (retriever.search(t, pool, mode="dense"), retriever.search(t, pool, mode="keyword"))

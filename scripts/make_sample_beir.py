@@ -27,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         assistant = Assistant(load_settings(index_dir=Path(work) / "index", collection="beir-sample"))
         assistant.ingest(ROOT / "data" / "sample")
-        data = assistant.store.get()
+        data = assistant.index.get()
     chunks = sorted(
         zip(data["documents"], data["metadatas"], strict=True),
         key=lambda c: (c[1]["source"], c[1]["chunk_index"]),

@@ -28,7 +28,7 @@ def test_ingest_delete_and_keyword_index_stay_in_step(
     assert assistant.delete("it_security_policy.pdf") > 0
     assert "it_security_policy.pdf" not in assistant.sources()
     assert all(h.source != "it_security_policy.pdf" for h in assistant.retrieve("SEC-4012 VPN locked", k=10))
-    keyword = assistant.keyword_index()
+    keyword = assistant.index.keyword()
     assert keyword is not None
     assert all(h.source != "it_security_policy.pdf" for h in keyword.search("SEC-4012", 10))
 
@@ -107,12 +107,12 @@ def test_store_reads_large_collections_in_pages(
 ) -> None:
     import rag.index.store
 
-    everything = sample_assistant.store.get()
+    everything = sample_assistant.index.get()
     monkeypatch.setattr(rag.index.store, "PAGE", 7)
-    paged = sample_assistant.store.get()
+    paged = sample_assistant.index.get()
     assert len(paged["ids"]) == len(everything["ids"]) > 7
     assert sorted(paged["ids"]) == sorted(everything["ids"])
-    assert sample_assistant.store.sources() == {s: n for s, n in sample_assistant.sources().items()}
+    assert sample_assistant.index.sources() == {s: n for s, n in sample_assistant.sources().items()}
 
 
 def test_a_configured_cross_encoder_reranks(sample_assistant: Any, tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from rag.answer.answering import Answerer, _plausible_rewrite, _split_reasoning
-from rag.answer.citations import check_citations, cited_numbers
-from rag.answer.evidence import Passage, snap_to_passage, support, units, unknown_names
+from rag.answer.gates import unknown_names
 from rag.answer.llm import BackendInfo
+from rag.answer.passages import Passage, units
 from rag.answer.prompts import ContextOverflow, PromptBuilder
 from rag.answer.retrieval import Filters, collapse_duplicates, rrf_fuse, weighted_fuse
+from rag.answer.verify import check_citations, cited_numbers, snap_to_passage, support
 from rag.core.schema import Answer, Hit
 
 pytestmark = pytest.mark.unit
@@ -71,8 +72,16 @@ def test_filters_match_globs_lists_and_types() -> None:
 # --- evidence -------------------------------------------------------------------------------
 def test_units_spell_table_rows_out_with_their_header() -> None:
     table = "Sheet: Limits\nCategory | Limit\nHotel in London | £180 per night\nTaxi | Actual cost"
-    found = units(hit("t", 1.0, table, heading_path="Sheet: Limits"))
+    found = units(hit("t", 1.0, table, heading_path="Sheet: Limits", element_type="table"))
     assert found == ["Category: Hotel in London; Limit: £180 per night", "Category: Taxi; Limit: Actual cost"]
+
+
+def test_a_bar_in_prose_is_not_a_table_row() -> None:
+    """Only a chunk the chunker marked as a table (typed metadata) has rows."""
+    prose = "Choose one of the plans below.\nGold plan | Silver plan cover dental care for every employee."
+    found = units(hit("t", 1.0, prose, element_type="text"))
+    assert "Gold plan | Silver plan cover dental care for every employee." in found
+    assert not any(unit.startswith("Gold plan: ") for unit in found)
 
 
 def test_units_split_sentences_and_skip_headings() -> None:

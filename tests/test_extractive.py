@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer.evidence import support
 from rag.answer.extractive import SpanConstraint, locate
 from rag.answer.refusal import RefusalModel, fit
+from rag.answer.verify import support
 from rag.core.text import content_words, stop_words, words
 
 VOCAB = 70_000  # character codes: covers ASCII and the CJK block

@@ -254,7 +254,7 @@ def test_running_assistant_survives_a_reset_by_another_process(
     assert run.returncode == 0, run.stderr
     hits = assistant.retrieve("How long are backups retained?", k=3)
     assert hits and hits[0].source == "it_security_policy.pdf"
-    assert assistant.store.count() > 0 and len(assistant.sources()) == SAMPLE_FILES
+    assert assistant.count() > 0 and len(assistant.sources()) == SAMPLE_FILES
 
 
 # --- 11. the keyword index switches atomically ----------------------------------------------------

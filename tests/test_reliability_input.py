@@ -16,7 +16,7 @@ from ingest import sync_folder
 from ingest.chunking import CHARS_PER_TOKEN, Chunker
 from ingest.loaders import Block, ParsedDocument, parse_file
 from rag import Assistant
-from rag.answer.evidence import select_passages, units
+from rag.answer.passages import select_passages, units
 from rag.core.schema import Hit
 from rag.index.store import ChromaStore
 

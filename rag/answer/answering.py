@@ -1,15 +1,20 @@
-"""From a question to a checked, cited answer or an honest refusal.
+"""From a question to a checked, cited answer or an honest refusal, in the order it runs.
 
-1. A follow-up is rewritten into a standalone question with the chat history (``condense``).
-2. Hybrid retrieval finds chunks; their best sentences or table rows become passages [1]..[n].
-3. Gates fitted on the fit splits (``min_evidence``, ``names_gate``) refuse without asking the model.
-4. The model answers from the passages (tokens stream as they come): with ``few_shot`` on the local
-   model it copies a verbatim span (:mod:`rag.answer.extractive`); otherwise it writes and the answer's
-   words and numbers are checked against the passages (:mod:`rag.answer.citations`). The model first sees
-   only the best passage (a small model misreads two far more often than one); if it does not know,
-   or writes something that passage does not support, it gets all n passages once more.
-5. The calibrated refusal model (:mod:`rag.answer.refusal`) estimates the chance the answer is right from
-   measured signals; below the fitted operating point (or ``min_confidence``) it is refused.
+1. A follow-up is rewritten into a standalone question with the chat history (``condense``), and
+   embedded once: retrieval and passage selection share the vector.
+2. Retrieval (:mod:`rag.answer.retrieval`) finds chunks; selection (:mod:`rag.answer.passages`)
+   turns their best sentences or table rows into the passages [1]..[n].
+3. Gates (:mod:`rag.answer.gates`: nothing found, names, ``min_evidence``) refuse without asking
+   the model.
+4. Generation: the model answers from the passages (tokens stream as they come). With ``few_shot``
+   on the local model it copies a verbatim span (:mod:`rag.answer.extractive`); otherwise it writes
+   freely. The model first sees only the best passage (a small model misreads two far more often
+   than one); if it does not know, or writes something that passage does not support, it gets all
+   n passages once more.
+5. Verification (:mod:`rag.answer.verify`): the answer's words and numbers are checked against the
+   passages and its ``[n]`` citations resolved; then the calibrated refusal model
+   (:mod:`rag.answer.refusal`) estimates the chance the answer is right from measured signals, and
+   below the fitted operating point (or ``min_confidence``) the answer is refused.
 
 Example::
 
@@ -26,15 +31,16 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.answer.citations import CheckedAnswer, check_citations, to_citation
-from rag.answer.evidence import CITATION, Passage, select_passages, support, unknown_names
 from rag.answer.extractive import Extraction, SpanConstraint
+from rag.answer.gates import first_refusal
 from rag.answer.llm import LLM
+from rag.answer.passages import Passage, select_passages
 from rag.answer.prompts import STYLES, Prompt, PromptBuilder
 from rag.answer.refusal import RefusalModel, find_refusal_model, measure
 from rag.answer.retrieval import Filters, Retriever
+from rag.answer.verify import CITATION, CheckedAnswer, check_citations, support, to_citation
 from rag.core.schema import Answer, Hit
-from rag.core.settings import Settings
+from rag.core.settings import DECODINGS, TEMPLATES, Settings
 from rag.core.text import content_words
 from rag.index.embeddings import Embedder
 
@@ -77,38 +83,37 @@ class Answerer:
         history: Sequence[HistoryTurn] | None = None,
         k: int | None = None,
         filters: Filters | None = None,
+        temperature: float | None = None,
+        decoding: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Text pieces of the answer as the model writes them, then the checked :class:`Answer`."""
+        """Text pieces of the answer as the model writes them, then the checked :class:`Answer`.
+
+        ``template``, ``k``, ``temperature`` and ``decoding`` override the settings for this call."""
         started = time.perf_counter()
         name = template or self.settings.template
-        if name not in ("plain", "cot", "few_shot"):
-            raise ValueError(f"unknown template {name!r}: choose plain, cot or few_shot")
+        if name not in TEMPLATES:
+            raise ValueError(f"unknown template {name!r}: choose {', '.join(TEMPLATES)}")
+        if decoding is not None and decoding not in DECODINGS:
+            raise ValueError(f"unknown decoding {decoding!r}: choose {', '.join(DECODINGS)}")
+        heat = self.settings.temperature if temperature is None else temperature
         question = " ".join(question.split())
         if not question:
             raise ValueError("the question is empty")
         standalone = self.condense(question, history or [])
-        hits = self.retriever.search(standalone, k, filters=filters)
+        vector = self.embedder.embed([standalone])[0]  # once: retrieval and passage selection
+        hits = self.retriever.search(standalone, k, filters=filters, vector=vector)
         answer = Answer(text="", hits=hits, question=question, standalone_question=standalone, template=name)
-        passages = select_passages(standalone, hits, self.embedder, self.settings.context_passages)
-        if not passages:
-            yield self._refuse(answer, [], "nothing in the index matches the question", started)
-            return
-        missing = unknown_names(standalone, hits) if self.settings.names_gate else []
-        if missing:
-            reason = "the documents found never mention " + ", ".join(repr(m) for m in missing)
-            yield self._refuse(answer, passages, reason, started)
-            return
-        if passages[0].score < self.settings.min_evidence:
-            best, floor = passages[0].score, self.settings.min_evidence
-            reason = f"weak evidence: best passage similarity {best:.2f} < {floor}"
+        passages = select_passages(standalone, hits, self.embedder, self.settings.context_passages, vector)
+        reason = first_refusal(self.settings, standalone, hits, passages)
+        if reason is not None:
             yield self._refuse(answer, passages, reason, started)
             return
         tries = [passages[:1]] if len(passages) == 1 else [passages[:1], passages]
-        extractive = self.extractive(name)
+        extractive = self.extractive(name, decoding or self.settings.decoding)
         reasons = []
         for attempt_number, shown in enumerate(tries):
             attempt = yield from self._generate(
-                name, standalone, shown, stream=attempt_number == 0, extractive=extractive
+                name, standalone, shown, heat, stream=attempt_number == 0, extractive=extractive
             )
             reasoning, final_text = _split_reasoning(attempt.output, attempt.prompt.style.reasoning_marker)
             if attempt.extraction is not None:
@@ -164,11 +169,13 @@ class Answerer:
             self._refusal_models[decoding] = find_refusal_model(self.settings, self.llm.info, decoding)
         return self._refusal_models[decoding]
 
-    def extractive(self, template: str) -> bool:
-        """Whether answers of ``template`` are decoded as verbatim spans (``settings.decoding``)."""
-        if template != "few_shot" or self.settings.decoding == "free":
+    def extractive(self, template: str, decoding: str | None = None) -> bool:
+        """Whether answers of ``template`` are decoded as verbatim spans (``decoding``, by default
+        ``settings.decoding``)."""
+        decoding = decoding or self.settings.decoding
+        if template != "few_shot" or decoding == "free":
             return False
-        if self.settings.decoding == "extractive" and not self.llm.info.span_decoding:
+        if decoding == "extractive" and not self.llm.info.span_decoding:
             raise ValueError(
                 f"decoding: extractive needs a backend that constrains decoding (llm_mode: local); "
                 f"{self.llm.info.mode} cannot: set decoding to auto or free"
@@ -176,13 +183,19 @@ class Answerer:
         return self.llm.info.span_decoding
 
     def _generate(
-        self, name: str, question: str, passages: list[Passage], stream: bool, extractive: bool = False
+        self,
+        name: str,
+        question: str,
+        passages: list[Passage],
+        temperature: float,
+        stream: bool,
+        extractive: bool = False,
     ) -> Generator[str, None, _Attempt]:
         prompt = self.prompts.build(name, question, passages, self.settings.max_tokens)
         spans = SpanConstraint([p.text for p in prompt.passages], question) if extractive else None
         pieces: list[str] = []
         first = None
-        for piece in self._run(prompt, spans):
+        for piece in self._run(prompt, temperature, spans):
             if first is None:
                 first = time.perf_counter()
             pieces.append(piece)
@@ -192,8 +205,8 @@ class Answerer:
         extraction = spans.result(output) if spans is not None else None
         return _Attempt(prompt, output, first, len(pieces), extraction)
 
-    def _run(self, prompt: Prompt, spans: SpanConstraint | None = None) -> Iterator[str]:
-        tokens, stop, temperature = prompt.max_tokens, prompt.style.stop, self.settings.temperature
+    def _run(self, prompt: Prompt, temperature: float, spans: SpanConstraint | None = None) -> Iterator[str]:
+        tokens, stop = prompt.max_tokens, prompt.style.stop
         if self._use_chat(prompt):
             messages = [{"role": "user", "content": prompt.text}]
             return self.llm.chat(messages, max_tokens=tokens, stop=stop, temperature=temperature)
@@ -307,9 +320,3 @@ def _split_reasoning(output: str, marker: str | None) -> tuple[str, str]:
         lines = [line for line in output.strip().splitlines() if line.strip()]
         return "\n".join(lines[:-1]), lines[-1] if lines else ""
     return head.strip(), tail.strip()
-
-
-def closest_hits(answer: Answer) -> list[Hit]:
-    """The hits behind an answer's citations, for showing the chunk in context."""
-    ids = {c.chunk_id for c in answer.citations}
-    return [h for h in answer.hits if h.chunk_id in ids]

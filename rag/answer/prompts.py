@@ -21,12 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.answer.evidence import Passage
+from rag.answer.passages import Passage
 from rag.core.errors import ContextOverflow
-from rag.core.settings import Settings
+from rag.core.settings import TEMPLATES, Settings
 
 BUILTIN_DIR = Path(__file__).parent / "templates"
-TEMPLATES = ("plain", "cot", "few_shot")
 
 
 @dataclass(frozen=True, slots=True)

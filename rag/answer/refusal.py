@@ -29,7 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.answer.evidence import Passage, unknown_names
+from rag.answer.gates import unknown_names
+from rag.answer.passages import Passage
 from rag.core.schema import Hit
 from rag.core.settings import Settings
 from rag.core.text import content_words, words

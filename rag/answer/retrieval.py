@@ -10,7 +10,7 @@ on them.
 
 Example::
 
-    retriever = Retriever(settings, store, embedder, keyword_index)
+    retriever = Retriever(settings, Index(settings.index_dir, settings.collection), embedder)
     hits = retriever.search("What does error SEC-4012 mean?", k=5)
     hits = retriever.search("laptop encryption", k=5, filters=Filters(sources="policies/*.pdf"))
 """
@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from rag.core.schema import Hit
 from rag.core.settings import Settings
 from rag.core.text import words
+from rag.index.collection import Index
 from rag.index.embeddings import Embedder
-from rag.index.keyword import KeywordIndex
-from rag.index.store import ChromaStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,36 +96,25 @@ class CrossEncoderReranker:
 
 
 class Retriever:
-    """Dense + keyword retrieval over one collection, fused per ``settings.fusion``.
+    """Dense + keyword retrieval over one collection's :class:`Index`, fused per ``settings.fusion``.
 
-    ``keyword`` may be a :class:`KeywordIndex`, None (dense only), or a callable returning the
-    current index (so a long-lived engine sees what ingestion rebuilt).
+    The keyword index is the one the :class:`Index` holds (reloaded there when ingestion rebuilt
+    it), so one long-lived retriever always searches what is indexed now.
 
     Example::
 
-        retriever = Retriever(settings, ChromaStore(settings.index_dir, settings.collection),
-                              make_embedder(settings), KeywordIndex.load(settings.index_dir, "sample"))
+        retriever = Retriever(settings, Index(settings.index_dir, "sample"), make_embedder(settings))
         for hit in retriever.search("annual leave days", k=3):
             print(round(hit.score, 3), hit.source, hit.page)
     """
 
     def __init__(
-        self,
-        settings: Settings,
-        store: ChromaStore,
-        embedder: Embedder,
-        keyword: KeywordIndex | Callable[[], KeywordIndex | None] | None = None,
-        reranker: Reranker | None = None,
+        self, settings: Settings, index: Index, embedder: Embedder, reranker: Reranker | None = None
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.index = index
         self.embedder = embedder
-        self._keyword = keyword
         self.reranker = reranker
-
-    @property
-    def keyword(self) -> KeywordIndex | None:
-        return self._keyword() if callable(self._keyword) else self._keyword
 
     def search(
         self,
@@ -133,16 +123,18 @@ class Retriever:
         *,
         filters: Filters | None = None,
         mode: str | None = None,
+        vector: np.ndarray | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query`` (``mode``: hybrid, dense or keyword)."""
+        """The ``k`` best chunks for ``query`` (``mode``: hybrid, dense or keyword); ``vector`` is the
+        query's embedding when the caller has it already (it is embedded here otherwise)."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         pool = max(self.settings.candidates, k)
         sources = self._allowed_sources(filters)
         if sources is not None and not sources:
             return []
-        keyword = self.keyword if mode != "dense" else None
-        dense = self._dense(query, pool, sources) if mode != "keyword" or keyword is None else []
+        keyword = self.index.keyword() if mode != "dense" else None
+        dense = self._dense(query, pool, sources, vector) if mode != "keyword" or keyword is None else []
         lexical = keyword.search(query, pool, sources) if keyword is not None else []
         if mode == "dense" or not lexical:
             fused = dense
@@ -159,19 +151,20 @@ class Retriever:
             hits = self.reranker.rerank(query, hits[: max(k * 3, 20)])
         return hits[:k]
 
-    def _dense(self, query: str, pool: int, sources: set[str] | None) -> list[Hit]:
-        count = self.store.count()
+    def _dense(self, query: str, pool: int, sources: set[str] | None, vector: np.ndarray | None) -> list[Hit]:
+        count = self.index.count()
         if count == 0:
             return []
         where: dict[str, Any] | None = {"source": {"$in": sorted(sources)}} if sources is not None else None
-        vector = self.embedder.embed([query])[0]
-        hits = self.store.query(vector, min(pool, count), where=where)
+        if vector is None:
+            vector = self.embedder.embed([query])[0]
+        hits = self.index.dense(vector, min(pool, count), where=where)
         return [replace(h, metadata={**h.metadata, "dense_score": h.score}) for h in hits]
 
     def _allowed_sources(self, filters: Filters | None) -> set[str] | None:
         if filters is None or (filters.sources is None and filters.file_types is None):
             return None
-        return {source for source in self.store.sources() if filters.matches(source)}
+        return {source for source in self.index.sources() if filters.matches(source)}
 
 
 def _normalised(hits: list[Hit], how: str = "minmax") -> dict[str, float]:

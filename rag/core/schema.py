@@ -48,6 +48,18 @@ def prompt_safe(name: str) -> str:
     return " ".join(text.split())
 
 
+CELL_SEPARATOR = " | "  # between the cells of a table row in a table chunk's text (see Chunk.element_type)
+
+
+def location(source: str, page: int | None) -> str:
+    """``file, page n`` (``file, slide n`` for a deck, ``file`` without a page): how citations and
+    prompts name where a piece of text is from."""
+    if page is None:
+        return source
+    unit = "slide" if source.lower().endswith(".pptx") else "page"
+    return f"{source}, {unit} {page}"
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """A piece of one document, small enough for the embedder, with where it came from.
@@ -73,19 +85,6 @@ class Chunk:
     def embed_text(self) -> str:
         """The text that is embedded: document title and heading path give the chunk its context."""
         return embed_text(self.title, self.heading_path, self.text)
-
-    def metadata(self) -> dict[str, str | int]:
-        """Flat metadata as stored next to the vector (Chroma accepts str/int/float/bool only)."""
-        return {
-            "source": self.source,
-            "file_hash": self.file_hash,
-            "chunk_index": self.chunk_index,
-            "title": self.title,
-            "heading_path": self.heading_path,
-            "page": self.page if self.page is not None else 0,  # 0 = no page
-            "file_type": self.file_type,
-            "element_type": self.element_type,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +198,7 @@ class Citation:
     @property
     def location(self) -> str:
         """``file, page n`` (or ``file, slide n`` for a deck), as a person would cite it."""
-        if self.page is None:
-            return self.source
-        unit = "slide" if self.source.lower().endswith(".pptx") else "page"
-        return f"{self.source}, {unit} {self.page}"
+        return location(self.source, self.page)
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -46,6 +46,9 @@ DEFAULT_FILE_TYPES = [
 ]
 EmbeddingBackend = Literal["torch", "onnx", "openvino-int8"]
 TemplateName = Literal["plain", "cot", "few_shot"]
+Decoding = Literal["auto", "extractive", "free"]
+TEMPLATES: tuple[str, ...] = get_args(TemplateName)  # the answer templates, named here only
+DECODINGS: tuple[str, ...] = get_args(Decoding)
 
 
 class SettingsWarning(UserWarning):
@@ -174,7 +177,7 @@ class Settings(BaseSettings):
         description="plain (instruct models), cot (reasons, then answers) or few_shot (worked "
         "examples; the default for the bundled base model).",
     )
-    decoding: Literal["auto", "extractive", "free"] = Field(
+    decoding: Decoding = Field(
         "auto",
         description="extractive: the answer is a verbatim span of a shown passage (few_shot, local "
         "model); free: the model writes, the answer is verified afterwards; auto: extractive for "

@@ -133,13 +133,13 @@ def evaluate_beir(
         }
         runs: dict[str, dict[str, dict[str, float]]] = {}
         for label, (mode, mode_settings) in modes.items():
-            retriever = Retriever(mode_settings, assistant.store, assistant.embedder, assistant.keyword_index)
+            retriever = Retriever(mode_settings, assistant.index, assistant.embedder)
             runs[label] = {
                 q: _doc_scores(retriever.search(text, depth, mode=mode), by_file)
                 for q, text in data.queries.items()
             }
         if local.reranker_model:
-            reranking = assistant.retriever()
+            reranking = assistant.retriever
             runs["hybrid + rerank"] = {
                 q: _doc_scores(reranking.search(text, depth), by_file) for q, text in data.queries.items()
             }

@@ -33,6 +33,7 @@ from typing import Any
 from rag.core.errors import KeywordIndexDamaged
 from rag.core.schema import Hit, embed_text
 from rag.core.text import UNSPACED, bigrams
+from rag.index import records
 
 STAMP = "stamp.json"
 FORM = 2  # how text is put before BM25 (keyword_form); an index of another form is rebuilt
@@ -106,7 +107,7 @@ class KeywordIndex:
                 text=keyword_form(
                     embed_text(str(meta.get("title", "")), str(meta.get("heading_path", "")), text)
                 ),
-                metadata={k: v for k, v in meta.items() if k != "file_hash"} | {"chunk_text": text},
+                metadata={k: v for k, v in meta.items() if k != "file_hash"} | {records.TEXT_KEY: text},
             )
             node.excluded_embed_metadata_keys = list(node.metadata)  # BM25 reads the text only
             nodes.append(node)
@@ -173,23 +174,11 @@ class KeywordIndex:
         with self._lock:
             retriever.similarity_top_k = max(1, min(k, self.chunks))
             results = retriever.retrieve(keyword_form(query))
-        hits = []
-        for found in results:
-            if found.score is None or found.score <= 0:
-                continue
-            meta = dict(found.node.metadata)
-            text = str(meta.pop("chunk_text", found.node.get_content()))
-            hits.append(
-                Hit(
-                    chunk_id=found.node.node_id,
-                    text=text,
-                    score=float(found.score),
-                    source=str(meta.get("source", "")),
-                    page=int(meta.get("page") or 0) or None,
-                    metadata=meta,
-                )
-            )
-        return hits
+        return [
+            records.hit(found.node.node_id, found.node.metadata, found.score, found.node.get_content())
+            for found in results
+            if found.score is not None and found.score > 0
+        ]
 
 
 def read_stamp(index_dir: Path, collection: str) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""Vector store seam and its Chroma adapter (embedded ``PersistentClient``, cosine space).
+"""The Chroma adapter (embedded ``PersistentClient``, cosine space).
 
 Example::
 
@@ -16,29 +16,19 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from rag.core.errors import IndexDamaged
 from rag.core.schema import Chunk, Hit
 from rag.core.settings import Settings
+from rag.index.records import hit, record, text_of
 
 PAGE = 5000  # rows per read: Chroma refuses an unbounded get of a large collection
-TEXT_KEY = "text"  # the chunk text, kept in the metadata (see ChromaStore)
 DB_FILE = "chroma.sqlite3"
 DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "disk image", "no such table")
 T = TypeVar("T")
-
-
-class VectorStore(Protocol):
-    """Where chunk vectors live. Chunk ids are deterministic, so ``upsert`` is idempotent."""
-
-    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
-
-    def delete_source(self, source: str, keep_ids: set[str] | None = None) -> int: ...
-
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]: ...
 
 
 class ChromaStore:
@@ -103,7 +93,7 @@ class ChromaStore:
             lambda collection: collection.upsert(
                 ids=[chunk.id for chunk in chunks],
                 embeddings=np.asarray(vectors, dtype=np.float32),
-                metadatas=[{**chunk.metadata(), TEXT_KEY: chunk.text} for chunk in chunks],
+                metadatas=[record(chunk) for chunk in chunks],
             )
         )
 
@@ -124,28 +114,16 @@ class ChromaStore:
                 include=["documents", "metadatas", "distances"],
             )
         )
-        hits = []
-        for chunk_id, text, meta, distance in zip(
-            result["ids"][0],
-            result["documents"][0],
-            result["metadatas"][0],
-            result["distances"][0],
-            strict=True,
-        ):
-            meta = dict(meta)
-            text = _text(meta, text)
-            page = int(meta.get("page") or 0) or None
-            hits.append(
-                Hit(
-                    chunk_id=chunk_id,
-                    text=text,
-                    score=1.0 - float(distance),
-                    source=str(meta["source"]),
-                    page=page,
-                    metadata=dict(meta),
-                )
+        return [
+            hit(chunk_id, meta, 1.0 - float(distance), document)
+            for chunk_id, document, meta, distance in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
             )
-        return hits
+        ]
 
     def count(self) -> int:
         return int(self._call(lambda c: c.count()))
@@ -166,7 +144,7 @@ class ChromaStore:
             if "metadatas" in asked:  # the text comes out of the metadata (or the older document)
                 metas = [dict(meta) for meta in page["metadatas"]]
                 documents = page.get("documents") or [None] * len(metas)
-                page["documents"] = [_text(m, d) for m, d in zip(metas, documents, strict=True)]
+                page["documents"] = [text_of(m, d) for m, d in zip(metas, documents, strict=True)]
                 page["metadatas"] = metas
             for name in found:
                 found[name].extend(page[name] or [])
@@ -256,12 +234,6 @@ def _sqlite_problem(database: Path) -> sqlite3.DatabaseError | None:
     if verdict and verdict[0] != "ok":
         return sqlite3.DatabaseError(str(verdict[0]))
     return None
-
-
-def _text(meta: dict[str, Any], document: str | None) -> str:
-    """A chunk's text (popped from ``meta``): the metadata's, or the document of older indexes."""
-    text = meta.pop(TEXT_KEY, None)
-    return str(text if text is not None else document or "")
 
 
 def list_collections(settings: Settings) -> list[str]:

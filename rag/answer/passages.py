@@ -1,4 +1,4 @@
-"""Evidence: the tight context a small model needs, and the check that an answer comes from it.
+"""Passages: the tight context a small model needs, chosen before generation.
 
 Retrieved chunks are split into units a person would quote (sentences; table rows read with their
 header, "Limit: £180 per night"), each unit is scored against the question (embedding similarity
@@ -6,14 +6,15 @@ plus the share of the question's words it contains) and the best ones become the
 [1]..[n] of the prompt. A 270M model given two sentences answers far more often from them than one
 given five 200-token chunks; every passage still points at its chunk, file and page.
 
-:func:`support` then checks an answer against a passage: every number in the answer and most of its
-other words must appear there (or in the question it restates).
+A chunk says it holds a table in its metadata (``element_type: table``, set by the chunker), and the
+cells of a row are joined by :data:`rag.core.schema.CELL_SEPARATOR`, the one constant the chunker
+writes them with. After generation, :mod:`rag.answer.verify`
+checks the answer against the passage it came from.
 
 Example::
 
     passages = select_passages(question, hits, embedder, n=2)
     best = passages[0]            # Passage(number=1, text="Backups are retained for 35 days ...")
-    support("35 days", best.text, question)     # 1.0
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.core.schema import Hit, prompt_safe
+from rag.core.schema import CELL_SEPARATOR, Hit, location, prompt_safe
 from rag.core.text import content_words, has_unspaced, numbers, words
 from rag.index.embeddings import Embedder
 
-CITATION = re.compile(r"\[(\d{1,2})\]")
 # Sentence ends of Chinese and Japanese: spaCy's English tokenizer keeps a run of them in one token.
 _CJK_END = re.compile(r"(?<=[。！？；])")
 LEXICAL_WEIGHT = 0.3  # how much the share of question words in a unit adds to its similarity
@@ -53,32 +53,31 @@ class Passage:
 
     @property
     def location(self) -> str:
-        """Where the passage is from, as shown in the prompt: the file name is data there, so it
-        is kept to one line without labels that could pass for the prompt's (see ``prompt_safe``)."""
-        source = prompt_safe(self.hit.source)
-        page = self.hit.page
-        if page is None:
-            return source
-        unit = "slide" if self.hit.source.lower().endswith(".pptx") else "page"
-        return f"{source}, {unit} {page}"
+        """Where the passage is from, as shown in the prompt (:func:`rag.core.schema.location`): the
+        file name is data there, so it is kept to one line without labels that could pass for the
+        prompt's (see ``prompt_safe``)."""
+        return location(prompt_safe(self.hit.source), self.hit.page)
 
 
 def units(hit: Hit) -> list[str]:
-    """The quotable pieces of a chunk: its sentences, and table rows spelled out with their header."""
+    """The quotable pieces of a chunk: its sentences, and, in a table chunk (``element_type`` table,
+    set by the chunker), its rows spelled out with their header. Heading lines (the heading path,
+    sheet names included) are context, not quotes."""
     lines = [line.strip() for line in hit.text.splitlines() if line.strip()]
     headings = {part.strip() for part in str(hit.metadata.get("heading_path", "")).split(">")}
+    table = hit.metadata.get("element_type") == "table"
     found: list[str] = []
     header: list[str] | None = None
     for line in lines:
-        if " | " in line:
-            cells = [cell.strip() for cell in line.split(" | ")]
+        if table and CELL_SEPARATOR in line:
+            cells = [cell.strip() for cell in line.split(CELL_SEPARATOR)]
             if header is None or cells == header:
                 header = cells
                 continue
             found.append("; ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=False) if c))
             continue
         header = None
-        if line in headings or line.startswith("Sheet: "):
+        if line in headings:
             continue
         found.extend(piece for s in _sentences(line) if _quotable(s) for piece in _bounded(s))
     return found
@@ -125,14 +124,21 @@ def _sentencizer() -> Any:
     return nlp
 
 
-def select_passages(question: str, hits: list[Hit], embedder: Embedder, n: int) -> list[Passage]:
-    """The ``n`` units of ``hits`` most similar to ``question``, numbered from 1, best first."""
+def select_passages(
+    question: str, hits: list[Hit], embedder: Embedder, n: int, question_vector: np.ndarray | None = None
+) -> list[Passage]:
+    """The ``n`` units of ``hits`` most similar to ``question``, numbered from 1, best first
+    (``question_vector``: the question's embedding, when the caller has it already)."""
     candidates = [(unit, hit) for hit in hits for unit in units(hit)]
     if not candidates:
         return []
     texts = [_in_context(unit, hit) for unit, hit in candidates]
-    vectors = embedder.embed([question, *texts])
-    similarity = vectors[1:] @ vectors[0]
+    if question_vector is None:
+        vectors = embedder.embed([question, *texts])
+        question_vector, vectors = vectors[0], vectors[1:]
+    else:
+        vectors = embedder.embed(texts)
+    similarity = vectors @ question_vector
     asked = set(content_words(question))
     lexical = np.array(
         [len(asked & set(content_words(text))) / len(asked) if asked else 0.0 for text in texts]
@@ -156,41 +162,3 @@ def _in_context(unit: str, hit: Hit) -> str:
     title = str(hit.metadata.get("title", ""))
     context = heading or title
     return f"{context}: {unit}" if context else unit
-
-
-def unknown_names(question: str, hits: list[Hit]) -> list[str]:
-    """Capitalised words of the question (names, places, products) that no retrieved chunk contains.
-
-    "How many vacation days do contractors in Brazil get?" over documents that never mention
-    Brazil retrieves leave rules that look relevant; the missing name shows they are not about it.
-    """
-    names = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*[a-z][\w-]*)\b", question.strip())
-    known = {w for hit in hits for w in words(f"{hit.text} {hit.metadata.get('title', '')}")}
-    return [w for w in dict.fromkeys(names) if content_words(w) and not set(words(w)) <= known]
-
-
-def support(answer: str, passage: str, question: str = "") -> float:
-    """Share of the answer's content words found in ``passage`` (words of the question count as
-    found, since answers restate them); 0 if any number of the answer is missing from the passage."""
-    answer = CITATION.sub(" ", answer)
-    found = content_words(answer) or words(answer)  # "six", "the first": stop words, still an answer
-    if not found:
-        return 0.0
-    present = set(words(passage))
-    if any(number not in present for number in numbers(answer)):
-        return 0.0
-    known = present | set(words(question))
-    return sum(1 for w in found if w in known) / len(found)
-
-
-def snap_to_passage(answer: str, passage: str) -> str:
-    """Complete a token the model cut short to the passage's whole token ("4012" -> "SEC-4012")."""
-    tokens = set(re.findall(r"\w[\w\-/]*\w|\w", passage))
-    snapped = answer
-    for word in set(re.findall(r"\w[\w\-/]*\w|\w", answer)):
-        if word in tokens:
-            continue
-        longer = [t for t in tokens if word in re.split(r"[-/]", t) and t != word]
-        if len(longer) == 1:
-            snapped = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", longer[0], snapped)
-    return snapped

@@ -1,12 +1,16 @@
-"""Citations: parse ``[n]`` back to the passages the model was shown, and check each one.
+"""Verification after generation: is the answer in its passage, and which passages does it cite.
 
-A citation is kept as ``supported`` when the answer's words and numbers are in its passage (see
-:func:`rag.answer.evidence.support`); an unsupported one is kept but flagged. When the model cites nothing,
-or only passages that do not support it, the passage that does support the answer is attached. When
-no passage supports it, the answer is not supported and the engine refuses.
+:func:`support` checks an answer against a passage: every number in the answer and most of its other
+words must appear there (or in the question it restates). :func:`check_citations` parses ``[n]``
+back to the passages the model was shown and checks each one: a citation is kept as ``supported``
+when the answer's words and numbers are in its passage; an unsupported one is kept but flagged.
+When the model cites nothing, or only passages that do not support it, the passage that does
+support the answer is attached. When no passage supports it, the answer is not supported and the
+engine refuses.
 
 Example::
 
+    support("35 days", "Backups are retained for 35 days.", "How long are backups kept?")   # 1.0
     checked = check_citations("35 days [2]", passages, "How long are backups kept?")
     checked.supported, [c.location for c in checked.citations]
 """
@@ -16,9 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.answer.evidence import CITATION, Passage, snap_to_passage, support
+from rag.answer.passages import Passage
 from rag.core.schema import Citation
+from rag.core.text import content_words, numbers, words
 
+CITATION = re.compile(r"\[(\d{1,2})\]")
 MIN_SUPPORT = 0.75  # share of the answer's words that must be in the passage (all its numbers)
 REFUSALS = re.compile(
     r"\bi (?:do not|don't|dont) know\b"
@@ -96,3 +102,30 @@ def check_citations(answer: str, passages: list[Passage], question: str) -> Chec
         bare = " ".join(CITATION.sub(" ", text).split())
         citations = [to_citation(by_number[c.number], c.supported, bare) for c in citations]
     return CheckedAnswer(text, citations, supported)
+
+
+def support(answer: str, passage: str, question: str = "") -> float:
+    """Share of the answer's content words found in ``passage`` (words of the question count as
+    found, since answers restate them); 0 if any number of the answer is missing from the passage."""
+    answer = CITATION.sub(" ", answer)
+    found = content_words(answer) or words(answer)  # "six", "the first": stop words, still an answer
+    if not found:
+        return 0.0
+    present = set(words(passage))
+    if any(number not in present for number in numbers(answer)):
+        return 0.0
+    known = present | set(words(question))
+    return sum(1 for w in found if w in known) / len(found)
+
+
+def snap_to_passage(answer: str, passage: str) -> str:
+    """Complete a token the model cut short to the passage's whole token ("4012" -> "SEC-4012")."""
+    tokens = set(re.findall(r"\w[\w\-/]*\w|\w", passage))
+    snapped = answer
+    for word in set(re.findall(r"\w[\w\-/]*\w|\w", answer)):
+        if word in tokens:
+            continue
+        longer = [t for t in tokens if word in re.split(r"[-/]", t) and t != word]
+        if len(longer) == 1:
+            snapped = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", longer[0], snapped)
+    return snapped
