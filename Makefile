@@ -18,7 +18,7 @@ setup: $(STAMP) $(if $(GPU),$(VENV)/.llama-$(GPU))
 $(STAMP): pyproject.toml constraints.txt vendor/en_core_web_sm/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check --quiet --upgrade pip
-	$(PIP) -e ".[dev]" ./vendor/en_core_web_sm
+	$(PIP) -e ".[app,eval,dev]" ./vendor/en_core_web_sm
 	touch $(STAMP)
 
 $(VENV)/.llama-%: $(STAMP)

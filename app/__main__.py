@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag import Assistant, LLMError, SettingsError, bundled_gguf, load_settings
+from rag import Assistant, LLMError, MissingExtra, SettingsError, bundled_gguf, load_settings, require
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in (("port", args.port), ("address", args.address)) if v is not None}
     try:
         settings = load_settings(**overrides)
-    except (SettingsError, FileNotFoundError) as error:
+        require("streamlit", "app")
+    except (SettingsError, MissingExtra, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ingest import guards
+from ingest import fast, guards
 from ingest.checks import UnusableFile, check_file
-from ingest.heuristics import NLP_USERS, narrative_check_trimmed
+from ingest.fast.narrative import NLP_USERS
 from rag.core.settings import Settings
 
 BlockKind = Literal["title", "text", "table"]
@@ -88,11 +88,11 @@ def parse_file(path: Path, settings: Settings, _depth: int = 0) -> ParsedDocumen
                 f"HTML nested {depth} levels deep (the HTML parser stops at about 256): "
                 "read as plain text, headings and tables not recognised"
             )
-        with narrative_check_trimmed(read_as):
+        with fast.trimmed_if_fast(settings, read_as):
             elements = _partition_text_type(read_as, text, settings.languages)
         document = _from_elements(elements, read_as, path)
     elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
-        with narrative_check_trimmed(suffix):
+        with fast.trimmed_if_fast(settings, suffix):
             elements = _partition_binary(suffix, path, settings.languages)
         document = _from_elements(elements, suffix, path)
         if suffix == ".xlsx":

@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest import fast
 from ingest.checks import UnusableFile, check_location
 from ingest.loaders import quiet_third_parties
 from ingest.manifest import Entry, Manifest, read_entries
 from ingest.repair import verify_index
-from ingest.workers import objects_frozen
 from ingest.writer import Job, Writer
 from rag.core.errors import IndexDamaged, IngestError
 from rag.core.schema import FileProblem, IngestReport
@@ -148,9 +148,13 @@ def sync_folder(
         probe.unlink()
     except OSError as error:
         raise IngestError(f"index folder {index_dir} is not writable: {error}") from error
-    # objects_frozen: the parse workers are forked, and the garbage collector kept off the objects
-    # that exist before (see ingest.workers)
-    with _index_lock(index_dir), Manifest(index_dir, settings.collection) as manifest, objects_frozen():
+    # on the fast path the parse workers are forked, and the garbage collector kept off the objects
+    # that exist before (see ingest.fast)
+    with (
+        _index_lock(index_dir),
+        Manifest(index_dir, settings.collection) as manifest,
+        fast.frozen_if_fast(settings),
+    ):
         if manifest.recovered:
             report.warnings.append(FileProblem(Manifest.FILE, manifest.recovered))
         if reset:

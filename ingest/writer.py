@@ -5,7 +5,7 @@ a time in worker processes, then their chunks are embedded in the main process, 
 core for PyTorch. The two must not overlap (PyTorch's threads spin-wait for each other, and a
 competing process slows it down threefold), but Chroma's writes are single-threaded, so the
 window's embedded batches are written while the workers parse the next window. At the start the
-parsers are imported (once, see :mod:`ingest.workers`) while this process opens the index and
+parsers are imported (once, see :mod:`ingest.fast.workers`) while this process opens the index and
 imports the keyword index's library; a window's chunks are embedded in one call (sorted by length,
 so little padding).
 
@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing as mp
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest import fast
 from ingest.checks import UnusableFile, check_file
 from ingest.chunking import Chunker
+from ingest.fast.workers import ParseService
 from ingest.loaders import parse_file
 from ingest.manifest import Manifest
-from ingest.workers import ParseService
 from rag.core.schema import Chunk, FileProblem, IngestReport
 from rag.core.settings import Settings
 from rag.index.collection import Index
@@ -42,7 +42,6 @@ PARSE_WINDOW = 48  # files parsed per later window. One embedding call sorts a w
 # in one call; of ~570: 1.3%; of ~1,140: 0.5%), but a window's parse hides behind the previous
 # window's Chroma writes only where the two are of a size: 96 files exposed more than it saved.
 MIN_FILES_FOR_POOL = 8  # for fewer files, starting parse workers costs more than it saves
-MAX_PARSE_WORKERS = 4
 KEYWORD_MODULE = "llama_index.retrievers.bm25"  # imported ahead, while the workers parse
 
 
@@ -115,7 +114,7 @@ class Writer:
         self.embedded: list[tuple[list[Chunk], Any]] = []  # embedded, not yet written
         self.flush_size = max(WRITE_CHUNKS, settings.embedding_batch_size)
         self.store: Index | None = None
-        self._workers = min(os.cpu_count() or 1, MAX_PARSE_WORKERS)
+        self._workers = fast.worker_count(settings)
         self._service = self._start_service()
         self._windows = [jobs[:FIRST_WINDOW]] + [
             jobs[start : start + PARSE_WINDOW] for start in range(FIRST_WINDOW, len(jobs), PARSE_WINDOW)
@@ -124,7 +123,8 @@ class Writer:
 
     def _start_service(self) -> ParseService | None:
         if (
-            len(self.jobs) < MIN_FILES_FOR_POOL
+            not fast.enabled(self.settings)
+            or len(self.jobs) < MIN_FILES_FOR_POOL
             or self._workers < 2
             or "fork" not in mp.get_all_start_methods()
         ):

@@ -38,6 +38,8 @@ _EXPORTS = {
     "IngestError": "rag.core.errors",
     "LLMError": "rag.core.errors",
     "ContextOverflow": "rag.core.errors",
+    "MissingExtra": "rag.core.errors",
+    "require": "rag.core.errors",
     "Filters": "rag.answer.retrieval",
     "BackendInfo": "rag.answer.llm",
     "LLM": "rag.answer.llm",
@@ -72,6 +74,7 @@ __all__ = [
     "IngestError",
     "IngestReport",
     "LLMError",
+    "MissingExtra",
     "RagError",
     "Settings",
     "SettingsError",
@@ -85,6 +88,7 @@ __all__ = [
     "misses",
     "printable",
     "qa_table",
+    "require",
 ]
 
 
@@ -106,7 +110,16 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from rag.answer.llm import LLM, BackendInfo, bundled_gguf, make_llm
     from rag.answer.retrieval import Filters
     from rag.api import Assistant
-    from rag.core.errors import ContextOverflow, IndexDamaged, IngestError, LLMError, RagError, SettingsError
+    from rag.core.errors import (
+        ContextOverflow,
+        IndexDamaged,
+        IngestError,
+        LLMError,
+        MissingExtra,
+        RagError,
+        SettingsError,
+        require,
+    )
     from rag.core.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport, printable
     from rag.core.settings import DECODINGS, PROJECT_ROOT, TEMPLATES, Settings, load_settings
     from rag.eval.report import beir_table, latest_report, misses, qa_table

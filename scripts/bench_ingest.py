@@ -30,22 +30,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from ingest import sync_folder
+from ingest.synthetic import generate
+from rag.core.schema import embed_text
+from rag.core.settings import load_settings
+from rag.index.embeddings import SentenceTransformerEmbedder, model_path
+from rag.index.exported import OpenVinoEmbedder
+from rag.index.store import ChromaStore
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-
-from synthetic_corpus import generate  # noqa: E402
-
-from ingest import sync_folder  # noqa: E402
-from rag.core.schema import embed_text  # noqa: E402
-from rag.core.settings import load_settings  # noqa: E402
-from rag.index.embeddings import SentenceTransformerEmbedder, model_path  # noqa: E402
-from rag.index.exported import OpenVinoEmbedder  # noqa: E402
-from rag.index.store import ChromaStore  # noqa: E402
 
 ROUND = """
 import gc, json, sys, time
 from pathlib import Path
-sys.path[:0] = [sys.argv[1]]
 from ingest import sync_folder
 from rag.index.embeddings import SentenceTransformerEmbedder, model_path
 from rag.core.schema import embed_text

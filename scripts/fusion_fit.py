@@ -15,12 +15,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from rag import Assistant, load_settings
+from rag.answer.retrieval import Retriever, collapse_duplicates, rrf_fuse, weighted_fuse
+from rag.eval.beir import _doc_scores, file_name, load_beir, score_runs
 
-from rag import Assistant, load_settings  # noqa: E402
-from rag.answer.retrieval import Retriever, collapse_duplicates, rrf_fuse, weighted_fuse  # noqa: E402
-from rag.eval.beir import _doc_scores, file_name, load_beir, score_runs  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -10,15 +10,13 @@ Usage:
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from rag import Assistant, load_settings
+from rag.eval.qa import contains_answer, load_qa
 
-from rag import Assistant, load_settings  # noqa: E402
-from rag.eval.qa import contains_answer, load_qa  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,9 +61,6 @@ def sample_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(SAMPLE, target)
     return target
-
-
-sys.path.insert(0, str(ROOT / "scripts"))  # synthetic_corpus, shared with the benchmarks
 
 
 @pytest.fixture(scope="session")

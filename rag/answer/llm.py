@@ -127,6 +127,10 @@ def make_llm(settings: Settings) -> LLM:
     """The adapter ``settings.llm_mode`` names."""
     if settings.llm_mode == "openai":
         return OpenAICompatibleLLM(settings)
+    if settings.llm_mode == "fake":
+        from rag.answer.fake import FakeLLM
+
+        return FakeLLM()
     return LlamaCppLLM(settings)
 
 

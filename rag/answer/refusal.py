@@ -128,6 +128,10 @@ def fit(
 ) -> RefusalModel:
     """Fit P(correct | signals) with scikit-learn's logistic regression on standardised signals."""
     import numpy as np
+
+    from rag.core.errors import require
+
+    require("sklearn", "eval")
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -194,7 +198,7 @@ def backend_key(settings: Settings) -> str:
 def find_refusal_model(settings: Settings, info: Any, decoding: str) -> RefusalModel | None:
     """The fit saved by ``--fit-refusal`` for this model, else the bundled model's fit (a
     stand-in for other models: fit your own)."""
-    if settings.min_confidence is not None and settings.min_confidence <= 0:
+    if settings.llm_mode == "fake" or (settings.min_confidence is not None and settings.min_confidence <= 0):
         return None
     path = fitted_path(settings, decoding)
     if path.is_file():

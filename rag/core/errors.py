@@ -42,3 +42,25 @@ class LLMError(RagError, RuntimeError):
 
 class ContextOverflow(RagError, ValueError):
     """The template and question alone do not fit the model's context window."""
+
+
+class MissingExtra(RagError, ImportError):
+    """An optional part is not installed; the message says which extra to install."""
+
+
+def require(module: str, extra: str) -> object:
+    """Import ``module``, or raise :class:`MissingExtra` naming the extra that installs it.
+
+    Example::
+
+        ranx = require("ranx", "eval")
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingExtra(
+            f"{module} is not installed: it comes with the '{extra}' extra "
+            f"(pip install 'brightdocs-rag[{extra}]', or `make setup`, which installs everything)"
+        ) from error

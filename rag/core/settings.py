@@ -44,7 +44,7 @@ DEFAULT_FILE_TYPES = [
     ".txt",
     ".eml",
 ]
-EmbeddingBackend = Literal["torch", "onnx", "openvino-int8"]
+EmbeddingBackend = Literal["torch", "onnx", "openvino-int8", "hash"]
 TemplateName = Literal["plain", "cot", "few_shot"]
 Decoding = Literal["auto", "extractive", "free"]
 TEMPLATES: tuple[str, ...] = get_args(TemplateName)  # the answer templates, named here only
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     max_file_size_mb: float = Field(
         50.0, gt=0, description="Files larger than this many MiB are refused (ingestion and uploads)."
     )
+    parse_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Parse worker processes: empty = the fast path, one per core (at most 4); 0 = the "
+        "plain serial path in this process (same chunks, slower; see ingest.fast).",
+    )
     max_delete_share: float = Field(
         0.5,
         ge=0.0,
@@ -128,8 +134,9 @@ class Settings(BaseSettings):
     )
     embedding_backend: EmbeddingBackend = Field(
         "torch",
-        description="torch (reference), onnx (exported locally, same vectors) or openvino-int8 "
-        "(int8, calibrated on your documents, about 2x faster; extra 'openvino').",
+        description="torch (reference), onnx (exported locally, same vectors), openvino-int8 "
+        "(int8, calibrated on your documents, about 2x faster; extra 'openvino') or hash "
+        "(deterministic hashed word counts, for tests: rag.index.fake).",
     )
     embedding_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
 
@@ -227,8 +234,10 @@ class Settings(BaseSettings):
     )
 
     # --- LLM --------------------------------------------------------------------------------
-    llm_mode: Literal["local", "openai"] = Field(
-        "local", description="local: llama-cpp-python in process; openai: an OpenAI-compatible server."
+    llm_mode: Literal["local", "openai", "fake"] = Field(
+        "local",
+        description="local: llama-cpp-python in process; openai: an OpenAI-compatible server; fake: "
+        "deterministic replies for tests that do not test the model (rag.answer.fake).",
     )
     llm_model_path: Path | None = Field(
         None, description="GGUF file for local mode; empty = the bundled Gemma 3 270M (a base model)."

@@ -90,6 +90,9 @@ def score_runs(
     qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, dict[str, float]]]
 ) -> dict[str, dict[str, float]]:
     """ranx metrics of each named run: {name: {"ndcg_burges@10": ..., "recall@10": ..., "mrr@10": ...}}."""
+    from rag.core.errors import require
+
+    require("ranx", "eval")
     from ranx import Qrels, Run, evaluate
 
     judged = Qrels(qrels)

@@ -125,6 +125,9 @@ def markdown(document: dict[str, Any], k: int) -> str:
 
 
 def _plots(folder: Path, name: str, found: dict[str, Any], k: int) -> list[str]:
+    from rag.core.errors import require
+
+    require("matplotlib", "eval")
     import matplotlib
 
     matplotlib.use("Agg")

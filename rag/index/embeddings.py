@@ -29,7 +29,10 @@ class Embedder(Protocol):
     """Turns texts into unit-length vectors; knows its tokenizer and its sequence limit."""
 
     max_tokens: int  # word pieces the model reads, special tokens included
-    tokenizer: Any  # a Hugging Face fast tokenizer
+
+    @property
+    def tokenizer(self) -> Any:  # a Hugging Face fast tokenizer
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -61,6 +64,10 @@ def count_tokens(tokenizer: Any, text: str) -> int:
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder ``settings.embedding_backend`` names."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if settings.embedding_backend == "hash":
+        from rag.index.fake import HashEmbedder
+
+        return HashEmbedder()
     path = model_path(settings)
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(path, settings.embedding_batch_size)

@@ -8,33 +8,15 @@ from typing import Any
 
 import pytest
 
-import ingest.sync as sync_module
 import ingest.writer as writer_module
 from ingest import IngestError, sync_folder
 from rag.core.schema import embed_text
 from rag.index.embeddings import count_tokens
 from rag.index.store import ChromaStore
+from tests.helpers.index_checks import assert_consistent, stored
 
 pytestmark = pytest.mark.integration
 SAMPLE_FILES = 9
-
-
-def stored(settings: Any) -> dict[str, Any]:
-    return ChromaStore(settings.index_dir, settings.collection).get()
-
-
-def assert_consistent(settings: Any, corpus: Path) -> None:
-    """No duplicates, no orphans: the store holds exactly the current version of each file."""
-    data = stored(settings)
-    by_source: dict[str, list[dict[str, Any]]] = {}
-    for meta in data["metadatas"]:
-        by_source.setdefault(meta["source"], []).append(meta)
-    on_disk = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
-    assert set(by_source) <= on_disk, f"orphans: {set(by_source) - on_disk}"
-    for source, metas in by_source.items():
-        digest = sync_module.file_hash(corpus / source)
-        assert {m["file_hash"] for m in metas} == {digest}, f"stale chunks of {source}"
-        assert sorted(m["chunk_index"] for m in metas) == list(range(len(metas))), f"duplicates in {source}"
 
 
 def test_first_ingest_indexes_every_sample_document(
@@ -184,12 +166,8 @@ def test_many_windows_with_failures_and_updates_agree_with_inline_parsing(
 ) -> None:
     """Several parse windows (workers parse one while the previous one is written), small write
     batches, a broken file in the middle, then an update: same index as parsing in-process."""
-    import sys
 
-    from rag.core.settings import PROJECT_ROOT
-
-    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
-    from synthetic_corpus import generate
+    from ingest.synthetic import generate
 
     corpus = tmp_path / "corpus"
     generate(corpus, writer_module.FIRST_WINDOW + writer_module.PARSE_WINDOW + 5, 2)
@@ -256,3 +234,25 @@ def test_chunk_text_lives_in_the_metadata_and_older_indexes_read_the_same(
     question = embedder.embed(["What error does the VPN show when the account is locked?"])[0]
     assert old.query(question, k=3) == store.query(question, k=3)
     assert "SEC-4012" in store.query(question, k=1)[0].text
+
+
+@pytest.mark.integration
+def test_the_serial_path_indexes_the_same_chunks_as_the_fast_path(
+    make_settings: Any, sample_copy: Path, embedder: Any
+) -> None:
+    """``parse_workers: 0`` (in process, no fork, no patched unstructured) and the default fast path
+    (parse workers, the narrative check trimmed) write the same chunks."""
+    fast = make_settings(collection="fast-path")
+    serial = make_settings(collection="serial-path", parse_workers=0)
+    for settings in (fast, serial):
+        report = sync_folder(settings, sample_copy, embedder=embedder)
+        assert not report.failed and len(report.added) == 9
+
+    def chunks(settings: Any) -> dict[str, tuple[str, str]]:
+        data = stored(settings)
+        return {
+            meta["source"] + f"#{meta['chunk_index']}": (text, meta["heading_path"])
+            for text, meta in zip(data["documents"], data["metadatas"], strict=True)
+        }
+
+    assert chunks(serial) == chunks(fast)

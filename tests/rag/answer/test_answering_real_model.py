@@ -116,8 +116,11 @@ def test_cot_template_keeps_reasoning_out_of_the_answer(sample_assistant: Any) -
     answer = sample_assistant.ask("How long are backups retained?", template="cot")
     assert answer.template == "cot"
     assert "Reasoning:" not in answer.text and "Final answer:" not in answer.text
-    if not answer.refused:  # a base model may not follow the format; the evidence check decides
-        assert any(c.supported for c in answer.citations)
+    # a base model may not follow the format; the evidence check decides: a supported answer or a
+    # refusal with its reason, never an unsupported answer
+    supported = any(c.supported for c in answer.citations)
+    assert supported != answer.refused
+    assert bool(answer.refusal_reason) == answer.refused
 
 
 def test_tiny_context_window_never_overflows(sample_settings: Any, sample_assistant: Any) -> None:
@@ -164,4 +167,5 @@ def test_chat_api_path_is_used_when_asked(sample_settings: Any, sample_assistant
     finally:
         llm.chat = original
     assert calls and "Question: How long are backups retained?" in calls[0]
-    assert answer.template == "plain" and answer.text
+    assert answer.template == "plain"
+    assert any(c.supported for c in answer.citations) != answer.refused

@@ -7,7 +7,7 @@ import os
 import zipfile
 from pathlib import Path
 
-SAMPLE_PDF = Path(__file__).resolve().parent.parent / "data" / "sample" / "it_security_policy.pdf"
+SAMPLE_PDF = Path(__file__).resolve().parents[2] / "data" / "sample" / "it_security_policy.pdf"
 
 # file name -> a fragment of the reason the report must give (None: indexed with a warning)
 EXPECTED_FAILURES = {

@@ -12,7 +12,7 @@ import pytest
 from app.helpers import Message, UploadRejected, conversation_markdown, safe_filename, save_upload
 from rag import Answer, Citation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app" / "chat.py")
 
 

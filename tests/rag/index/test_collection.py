@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sync import assert_consistent
 
 from ingest import IngestError, sync_folder
 from ingest.manifest import Manifest
@@ -24,6 +23,7 @@ from rag import Assistant
 from rag.core.settings import PROJECT_ROOT
 from rag.index.keyword import KeywordIndex, keyword_dir, live_folder
 from rag.index.store import ChromaStore, forget_client
+from tests.helpers.index_checks import assert_consistent
 
 pytestmark = pytest.mark.integration
 SAMPLE_FILES = 9

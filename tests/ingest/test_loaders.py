@@ -100,13 +100,10 @@ def test_trimming_the_narrative_check_changes_no_block(
     settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every format parses to the same blocks with unstructured's spaCy NarrativeText check
-    trimmed (ingest.heuristics, the speed-up) as with it run everywhere (the library's default)."""
-    import sys
+    trimmed (ingest.fast.narrative, the speed-up) as with it run everywhere (the library's default)."""
 
-    import ingest.heuristics as heuristics
-
-    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
-    from synthetic_corpus import generate
+    import ingest.fast.narrative as heuristics
+    from ingest.synthetic import generate
 
     generate(tmp_path, 24, 4)
     (tmp_path / "notes.txt").write_text(  # short lines: titles or not, decided by the real check

@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from badfiles import EXPECTED_FAILURES, EXPECTED_SKIPS, EXPECTED_WARNINGS, HUGE_LIMIT_MB, make_bad_corpus
 
 from ingest import sync_folder
 from rag.core.settings import PROJECT_ROOT
 from rag.index.store import ChromaStore
+from tests.helpers.badfiles import (
+    EXPECTED_FAILURES,
+    EXPECTED_SKIPS,
+    EXPECTED_WARNINGS,
+    HUGE_LIMIT_MB,
+    make_bad_corpus,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from rag.eval.beir import evaluate_beir, format_table, load_beir, score_runs
 from rag.eval.qa import ItemResult, contains_answer, load_qa, summarize, token_f1
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tests" / "fixtures" / "beir_tiny"
 SAMPLE_BEIR = ROOT / "data" / "eval" / "sample_beir"
 SAMPLE_QA = ROOT / "data" / "eval" / "sample_qa.jsonl"

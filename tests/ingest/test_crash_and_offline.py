@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synthetic_corpus import generate
-from test_sync import assert_consistent, stored
 
+from ingest.synthetic import generate
 from rag.core.settings import PROJECT_ROOT
+from tests.helpers.index_checks import assert_consistent, stored
 
 pytestmark = pytest.mark.slow
 

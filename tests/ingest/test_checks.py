@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from badfiles import zip_bomb
 
 from ingest.checks import UnusableFile, check_file
 from ingest.sync import scan_folder
 from rag.core.settings import PROJECT_ROOT, load_settings
+from tests.helpers.badfiles import zip_bomb
 
 pytestmark = pytest.mark.unit
 

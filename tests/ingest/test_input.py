@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from badfiles import zip_bomb
 
 from ingest import sync_folder
 from ingest.chunking import CHARS_PER_TOKEN, Chunker
@@ -19,6 +18,7 @@ from rag import Assistant
 from rag.answer.passages import select_passages, units
 from rag.core.schema import Hit
 from rag.index.store import ChromaStore
+from tests.helpers.badfiles import zip_bomb
 
 pytestmark = pytest.mark.integration
 

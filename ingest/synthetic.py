@@ -1,7 +1,7 @@
 """Generate a synthetic company corpus of a given size (for benchmarks and crash tests).
 
 Usage:
-    python scripts/synthetic_corpus.py OUT_DIR [--files 200] [--sections 12] [--seed 7]
+    python -m ingest.synthetic OUT_DIR [--files 200] [--sections 12] [--seed 7]
 
 Each file has headed sections of plausible policy prose (about one chunk per section); a share of
 the files are HTML, plain text, DOCX and PDF so the whole parsing pipeline is exercised.

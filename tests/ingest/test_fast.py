@@ -6,10 +6,11 @@ import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ingest.workers import ParseService, objects_frozen
+from ingest.fast.workers import ParseService, objects_frozen
 
 pytestmark = pytest.mark.unit
 
@@ -88,3 +89,39 @@ def test_objects_frozen_leaves_a_callers_own_freeze_in_place() -> None:
         assert gc.get_freeze_count() >= frozen > 0
     finally:
         gc.unfreeze()
+
+
+# --- the narrative-check patch: what it patches must still be there, as it was ----------------
+PATCHED_PARAMETERS = ["text", "cap_threshold", "non_alpha_threshold", "languages", "language_checks"]
+
+
+def test_the_patched_unstructured_functions_still_exist_with_their_signature() -> None:
+    """ingest.fast.narrative replaces ``is_possible_narrative_text`` inside five unstructured modules
+    (unstructured is pinned for it in pyproject.toml). If an upgrade moves or changes it, this fails
+    and names the module, rather than the speed-up silently patching nothing or the wrong thing."""
+    import importlib
+    import inspect
+
+    from ingest.fast.narrative import TRIMMED
+
+    assert len(TRIMMED) == 5
+    for name in TRIMMED:
+        module = importlib.import_module(name)
+        check = getattr(module, "is_possible_narrative_text", None)
+        assert callable(check), f"{name} has no is_possible_narrative_text any more"
+        assert check.__module__ == "unstructured.partition.text_type", name
+        assert list(inspect.signature(check).parameters) == PATCHED_PARAMETERS, name
+
+
+def test_the_switch_selects_the_path(make_settings: Any) -> None:
+    from ingest import fast
+
+    default, serial, two = make_settings(), make_settings(parse_workers=0), make_settings(parse_workers=2)
+    assert fast.enabled(default) and not fast.enabled(serial) and fast.enabled(two)
+    assert fast.worker_count(two) == 2 and 1 <= fast.worker_count(default) <= fast.MAX_PARSE_WORKERS
+    with fast.trimmed_if_fast(serial, ".md"):  # the serial path leaves unstructured as it is
+        from unstructured.partition.html import parser
+
+        assert parser.is_possible_narrative_text.__module__ == "unstructured.partition.text_type"
+    with fast.trimmed_if_fast(default, ".md"):
+        assert parser.is_possible_narrative_text.__module__ == "ingest.fast.narrative"

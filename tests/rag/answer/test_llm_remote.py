@@ -31,7 +31,7 @@ def free_port() -> int:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from rag.answer.llm import bundled_gguf
 
-    gguf = bundled_gguf(Path(__file__).resolve().parent.parent / "data" / "models")
+    gguf = bundled_gguf(Path(__file__).resolve().parents[3] / "data" / "models")
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as out:
