@@ -35,6 +35,12 @@ ROWS = [
     ("query", "retrieval_p95_ms_100k", "retrieval p95 at 100k chunks, ms", "<= 100"),
     ("query", "engine_ttft_ms_p50", "time to first token via assistant.stream, ms (incl. retrieval)", ""),
     ("query", "raw_ttft_ms_p50", "time to first token, raw llama-cpp-python, same prompt, ms", ""),
+    (
+        "query",
+        "engine_overhead_ms_p50",
+        "engine's work before the first token (engine - raw, per question), ms",
+        "<= 50",
+    ),
     ("query", "tokens_per_s_ratio", "tokens/s via assistant.stream / raw", ">= 0.95"),
     ("query", "prompt_cache_ttft_speedup", "time to first token without / with prompt-prefix cache", ""),
     ("query", "engine_process_peak_rss_mb", "peak RSS of a process holding the engine, MB", ""),

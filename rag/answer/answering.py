@@ -42,7 +42,7 @@ from rag.answer.verify import CITATION, CheckedAnswer, check_citations, support,
 from rag.core.schema import Answer, Hit
 from rag.core.settings import DECODINGS, TEMPLATES, Settings
 from rag.core.text import content_words
-from rag.index.embeddings import Embedder
+from rag.index.embeddings import CachedEmbedder, Embedder
 
 HistoryTurn = Mapping[str, str] | tuple[str, str]
 
@@ -68,6 +68,7 @@ class Answerer:
         self.settings = settings
         self.retriever = retriever
         self.embedder = embedder
+        self.vectors = CachedEmbedder(embedder)  # questions and passage candidates, each embedded once
         self.llm = llm
         self.prompts = PromptBuilder(settings, llm.count_tokens)
         self._refusal_models: dict[str, RefusalModel | None] = {}
@@ -100,10 +101,10 @@ class Answerer:
         if not question:
             raise ValueError("the question is empty")
         standalone = self.condense(question, history or [])
-        vector = self.embedder.embed([standalone])[0]  # once: retrieval and passage selection
+        vector = self.vectors.embed([standalone])[0]  # once: retrieval and passage selection
         hits = self.retriever.search(standalone, k, filters=filters, vector=vector)
         answer = Answer(text="", hits=hits, question=question, standalone_question=standalone, template=name)
-        passages = select_passages(standalone, hits, self.embedder, self.settings.context_passages, vector)
+        passages = select_passages(standalone, hits, self.vectors, self.settings.context_passages, vector)
         reason = first_refusal(self.settings, standalone, hits, passages)
         if reason is not None:
             yield self._refuse(answer, passages, reason, started)

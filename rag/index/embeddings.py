@@ -28,7 +28,9 @@ from rag.core.settings import Settings
 class Embedder(Protocol):
     """Turns texts into unit-length vectors; knows its tokenizer and its sequence limit."""
 
-    max_tokens: int  # word pieces the model reads, special tokens included
+    @property
+    def max_tokens(self) -> int:  # word pieces the model reads, special tokens included
+        ...
 
     @property
     def tokenizer(self) -> Any:  # a Hugging Face fast tokenizer
@@ -109,3 +111,52 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class CachedEmbedder:
+    """An embedder that remembers the vectors of the last ``size`` texts it embedded.
+
+    Answering embeds the same sentences again and again (the quotable units of the chunks that
+    questions retrieve, and repeated questions): each is embedded once, then read back. Missing
+    texts of a call are embedded together in one call of the wrapped embedder. Thread-safe.
+
+    Example::
+
+        cached = CachedEmbedder(make_embedder(settings), size=8192)
+        cached.embed(["Backups are kept 35 days."])      # embedded
+        cached.embed(["Backups are kept 35 days."])      # read back
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 8192) -> None:
+        from collections import OrderedDict
+
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def max_tokens(self) -> int:
+        return self.embedder.max_tokens
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.embedder.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            known = {text: self._vectors[text] for text in texts if text in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        if missing:
+            fresh = self.embedder.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[text] = vector
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([known[text] for text in texts])

@@ -80,7 +80,7 @@ def test_formula_cells_without_saved_values_are_kept_and_warned(settings: Any, t
 
 
 def test_formulas_with_saved_values_are_read_as_values(settings: Any) -> None:
-    from conftest import SAMPLE
+    from tests.helpers import SAMPLE
 
     document = parse_file(SAMPLE / "expense_policy.xlsx", settings)
     assert not [w for w in document.warnings if "formula" in w]

@@ -211,7 +211,7 @@ def test_chunk_text_lives_in_the_metadata_and_older_indexes_read_the_same(
     a collection written the older way, text as documents, reads and searches the same."""
     import numpy as np
 
-    from rag.index.store import TEXT_KEY
+    from rag.index.records import TEXT_KEY
 
     settings = make_settings()
     sync_folder(settings, sample_copy, embedder=embedder)
