@@ -121,17 +121,17 @@ class Recorder:
 
 def raw_stream(model: object, prompt: str, max_tokens: int) -> tuple[float, float, int]:
     started = time.perf_counter()
-    first = None
+    first = last = None
     tokens = 0
     for chunk in model.create_completion(  # type: ignore[attr-defined]
         prompt, max_tokens=max_tokens, temperature=0.0, stop=["\n"], stream=True
     ):
         if chunk["choices"][0]["text"]:
-            first = first or time.perf_counter()
+            last = time.perf_counter()
+            first = first or last
             tokens += 1
-    end = time.perf_counter()
-    assert first is not None
-    return first - started, end - first, tokens
+    assert first is not None and last is not None
+    return first - started, last - first, tokens
 
 
 def generation_figures(assistant: Assistant) -> dict[str, float]:
@@ -140,24 +140,28 @@ def generation_figures(assistant: Assistant) -> dict[str, float]:
     model = recorder.llm.model  # type: ignore[attr-defined]
     assistant.ask(QUESTIONS[-1])  # warm-up: the fixed prefix is now in the KV cache
     recorder.prompts.clear()
-    engine_ttft, engine_rate, sent = [], [], []
+    engine_ttft, engine_rate, finish, sent = [], [], [], []
     for question in QUESTIONS:
         before = len(recorder.prompts)
         started = time.perf_counter()
-        first = None
+        first = last = None
         pieces = 0
         answer = None
         for piece in assistant.stream(question):
             if isinstance(piece, Answer):
                 answer = piece
                 continue
-            first = first or time.perf_counter()
+            last = time.perf_counter()
+            first = first or last
             pieces += 1
         end = time.perf_counter()
-        if first is None or pieces < 2 or answer is None:
+        if first is None or last is None or last == first or pieces < 2 or answer is None:
             continue
         engine_ttft.append(first - started)
-        engine_rate.append((pieces - 1) / (end - first))
+        # the streamed pieces' rate (first to last piece); what follows the last piece (verification,
+        # the refusal model, a second attempt when the first was not supported) is ``finish``
+        engine_rate.append((pieces - 1) / (last - first))
+        finish.append(end - last)
         sent.append(recorder.prompts[before])  # the first prompt is the one streamed
     raw_ttft, raw_rate = [], []
     for prompt in sent:  # same order: each prompt finds the previous one's prefix in the cache
@@ -179,6 +183,7 @@ def generation_figures(assistant: Assistant) -> dict[str, float]:
             median(e - r for e, r in zip(engine_ttft, raw_ttft, strict=True)) * 1000, 1
         ),
         "engine_tokens_per_s": round(median(engine_rate), 1),
+        "engine_after_last_piece_ms_p50": round(median(finish) * 1000, 1),
         "raw_tokens_per_s": round(median(raw_rate), 1),
         "tokens_per_s_ratio": round(median(engine_rate) / median(raw_rate), 3),
         "ttft_ratio_raw_over_engine": round(median(raw_ttft) / median(engine_ttft), 3),
