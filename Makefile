@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup browser run test test-fast lint format ingest ask doctor eval fit-refusal bench bench-ingest bench-query clean-index
+.PHONY: setup browser run test test-fast lint format ingest ask doctor serve eval fit-refusal bench bench-ingest bench-query clean-index
 
 # make setup GPU=cuda (or GPU=metal) rebuilds llama-cpp-python with GPU offload; then set
 # n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`.
@@ -61,6 +61,10 @@ ask: setup
 
 doctor: setup
 	$(PY) -m rag doctor
+
+# The HTTP API (OpenAI-compatible chat completions with citations; docs at /docs).
+serve: setup
+	$(PY) -m rag serve $(if $(PORT),--port $(PORT)) $(ARGS)
 
 bench-query: setup
 	$(PY) scripts/bench_query.py $(ARGS)

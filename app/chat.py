@@ -11,17 +11,10 @@ from pathlib import Path
 import streamlit as st
 
 from app.engine import app_settings, assistant_for, attach_llm, collections, corpus_folder
-from app.helpers import (
-    UPLOADS,
-    Message,
-    UploadRejected,
-    conversation_markdown,
-    discard_failed_uploads,
-    highlighted,
-    save_upload,
-)
+from app.helpers import Message, conversation_markdown, highlighted
 from rag import (
     TEMPLATES,
+    UPLOADS,
     Answer,
     Assistant,
     ContextOverflow,
@@ -30,6 +23,9 @@ from rag import (
     LLMError,
     Settings,
     SettingsError,
+    UploadRejected,
+    discard_failed_uploads,
+    save_upload,
 )
 
 LABELS = {"few_shot": "few-shot (base models)", "plain": "plain (instruct models)", "cot": "chain of thought"}

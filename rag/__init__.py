@@ -39,6 +39,12 @@ _EXPORTS = {
     "LLMError": "rag.core.errors",
     "ContextOverflow": "rag.core.errors",
     "MissingExtra": "rag.core.errors",
+    "UploadRejected": "rag.core.errors",
+    "UPLOADS": "ingest.uploads",
+    "MAX_NAME": "ingest.uploads",
+    "safe_filename": "ingest.uploads",
+    "save_upload": "ingest.uploads",
+    "discard_failed_uploads": "ingest.uploads",
     "require": "rag.core.errors",
     "Filters": "rag.answer.retrieval",
     "BackendInfo": "rag.answer.llm",
@@ -48,6 +54,8 @@ _EXPORTS = {
     "Embedder": "rag.index.embeddings",
     "make_embedder": "rag.index.embeddings",
     "list_collections": "rag.index.store",
+    "create_app": "rag.server.app",
+    "serve": "rag.server.app",
     "latest_report": "rag.eval.report",
     "qa_table": "rag.eval.report",
     "misses": "rag.eval.report",
@@ -57,8 +65,10 @@ _EXPORTS = {
 __all__ = [
     "DECODINGS",
     "LLM",
+    "MAX_NAME",
     "PROJECT_ROOT",
     "TEMPLATES",
+    "UPLOADS",
     "Answer",
     "Assistant",
     "BackendInfo",
@@ -78,8 +88,11 @@ __all__ = [
     "RagError",
     "Settings",
     "SettingsError",
+    "UploadRejected",
     "beir_table",
     "bundled_gguf",
+    "create_app",
+    "discard_failed_uploads",
     "latest_report",
     "list_collections",
     "load_settings",
@@ -89,6 +102,9 @@ __all__ = [
     "printable",
     "qa_table",
     "require",
+    "safe_filename",
+    "save_upload",
+    "serve",
 ]
 
 
@@ -106,6 +122,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
+    from ingest.uploads import MAX_NAME, UPLOADS, discard_failed_uploads, safe_filename, save_upload
     from rag.answer.answering import HistoryTurn
     from rag.answer.llm import LLM, BackendInfo, bundled_gguf, make_llm
     from rag.answer.retrieval import Filters
@@ -118,6 +135,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         MissingExtra,
         RagError,
         SettingsError,
+        UploadRejected,
         require,
     )
     from rag.core.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport, printable
@@ -125,3 +143,4 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from rag.eval.report import beir_table, latest_report, misses, qa_table
     from rag.index.embeddings import Embedder, make_embedder
     from rag.index.store import list_collections
+    from rag.server.app import create_app, serve

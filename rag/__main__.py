@@ -1,4 +1,4 @@
-"""Command line: ``python -m rag ask "question"`` and ``python -m rag doctor``.
+"""Command line: ``python -m rag ask "question"``, ``python -m rag doctor``, ``python -m rag serve``.
 
 Examples::
 
@@ -6,6 +6,7 @@ Examples::
     python -m rag ask "Who approves expenses over £2,000?" --template cot --k 8
     RAG_LLM_MODE=openai RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 python -m rag ask "..."
     python -m rag doctor          # backend, model, GPU offload really active?, tokens/s
+    python -m rag serve --port 8800   # the HTTP API (OpenAI-compatible chat completions, /docs)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rag import (
     LLMError,
     load_settings,
     printable,
+    serve,
 )
 
 
@@ -49,12 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--k", type=top_k, help="chunks to retrieve, 1-100 (default: top_k)")
     ask.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
     commands.add_parser("doctor", help="show the LLM backend, GPU offload and a measured tokens/s")
+    served = commands.add_parser("serve", help="serve the HTTP API (OpenAI-compatible, docs at /docs)")
+    served.add_argument("--host", help="address (default: settings address / RAG_ADDRESS)")
+    served.add_argument("--port", type=int, default=8800, help="port (default: 8800)")
     args = parser.parse_args(argv)
 
     try:
         assistant = Assistant(load_settings(args.settings))
         if args.command == "doctor":
             return doctor(assistant)
+        if args.command == "serve":
+            host = args.host or assistant.settings.address
+            print(f"Brightdocs API: http://{host}:{args.port} (docs: /docs)", flush=True)
+            serve(assistant, host, args.port)
+            return 0
         return ask_question(assistant, args.question, args.template, args.k, stream=not args.no_stream)
     except (LLMError, ContextOverflow, FileNotFoundError, ValueError, IndexDamaged) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -53,6 +53,7 @@ def test_the_tree_keeps_every_contract() -> None:
             "Entry points import only the public rag API",
         ),
         ("app/helpers.py", "import chromadb", "Entry points import only the public rag API"),
+        ("rag/server/app.py", "from rag.api import Assistant", "Entry points import only the public rag API"),
         ("ingest/chunking.py", "import rag.answer.passages", "Ingestion and answering do not import"),
         ("rag/answer/passages.py", "import ingest.loaders", "Ingestion and answering do not import"),
         ("rag/core/schema.py", "import rag.api", "Layers"),

@@ -44,6 +44,10 @@ class ContextOverflow(RagError, ValueError):
     """The template and question alone do not fit the model's context window."""
 
 
+class UploadRejected(RagError, ValueError):
+    """An uploaded file that is not saved, with the reason to show the user."""
+
+
 class MissingExtra(RagError, ImportError):
     """An optional part is not installed; the message says which extra to install."""
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.helpers import Message, UploadRejected, conversation_markdown, safe_filename, save_upload
-from rag import Answer, Citation
+from app.helpers import Message, conversation_markdown
+from rag import Answer, Citation, UploadRejected, safe_filename, save_upload
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app" / "chat.py")

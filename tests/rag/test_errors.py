@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.helpers import MAX_NAME, UploadRejected, discard_failed_uploads, safe_filename, save_upload
+from rag import MAX_NAME, UploadRejected, discard_failed_uploads, safe_filename, save_upload
 from rag.answer.passages import Passage
 from rag.answer.prompts import PromptBuilder
 from rag.core.schema import FileProblem, Hit, IngestReport, printable, prompt_safe

@@ -1,0 +1,79 @@
+"""`python -m rag serve` as a real process with the bundled models, called by the official OpenAI
+client: plain and streamed chat completions carry the answer and its citations."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(sample_assistant: Any) -> Iterator[str]:
+    port = free_port()
+    settings = sample_assistant.settings
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_COLLECTION": settings.collection,
+           "RAG_MODELS_DIR": str(settings.models_dir)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read() if process.stdout else ""
+                    pytest.fail(f"the API did not start: {output[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_openai_client_gets_answers_with_citations(server: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server}/v1", api_key="not-needed", max_retries=0, timeout=120)
+    messages: Any = [{"role": "user", "content": "How long are backups retained?"}]
+    reply = client.chat.completions.create(model="brightdocs", messages=messages)
+    assert "35 days" in (reply.choices[0].message.content or "")
+    extra = reply.model_extra or {}
+    assert extra["citations"][0]["source"] == "it_security_policy.pdf" and extra["citations"][0]["page"] == 4
+    assert extra["refused"] is False
+
+    pieces, last = [], None
+    for chunk in client.chat.completions.create(model="brightdocs", messages=messages, stream=True):
+        pieces.append(chunk.choices[0].delta.content or "")
+        last = chunk
+    assert last is not None and last.choices[0].finish_reason == "stop"
+    assert "35 days" in "".join(pieces) and "35 days" in (last.model_extra or {})["answer"]
+    assert (last.model_extra or {})["citations"][0]["source"] == "it_security_policy.pdf"
+
+    refused = client.chat.completions.create(
+        model="brightdocs", messages=[{"role": "user", "content": "Who won the 2022 football world cup?"}]
+    )
+    assert (refused.model_extra or {})["refused"] is True
