@@ -77,3 +77,32 @@ def test_the_openai_client_gets_answers_with_citations(server: str) -> None:
         model="brightdocs", messages=[{"role": "user", "content": "Who won the 2022 football world cup?"}]
     )
     assert (refused.model_extra or {})["refused"] is True
+
+
+def test_concurrent_requests_all_answer(server: str) -> None:
+    """Eight clients at once, half of them streaming: one llama.cpp context serves them in turn
+    (the model is serialized, the rest of the engine is shared), and every answer is right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server}/v1", api_key="not-needed", max_retries=0, timeout=300)
+    questions = {
+        "How long are backups retained?": "35 days",
+        "What is the learning budget per year?": "1,200",
+    }
+
+    def ask(number: int) -> tuple[str, str, str]:
+        question = list(questions)[number % 2]
+        messages: Any = [{"role": "user", "content": question}]
+        if number % 4 < 2:
+            reply = client.chat.completions.create(model="brightdocs", messages=messages)
+            return question, reply.choices[0].message.content or "", "plain"
+        chunks = list(client.chat.completions.create(model="brightdocs", messages=messages, stream=True))
+        return question, str((chunks[-1].model_extra or {})["answer"]), "stream"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    assert len(answers) == 8 and {how for *_, how in answers} == {"plain", "stream"}
+    for question, text, _ in answers:
+        assert questions[question] in text, (question, text)
