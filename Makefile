@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup browser run test test-fast lint format ingest ask doctor serve eval fit-refusal bench bench-ingest bench-query clean-index
+.PHONY: setup browser run test test-fast lint format ingest ask doctor serve eval fit-refusal bench bench-load bench-ingest bench-query clean-index
 
 # make setup GPU=cuda (or GPU=metal) rebuilds llama-cpp-python with GPU offload; then set
 # n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`.
@@ -78,6 +78,11 @@ fit-refusal: setup
 
 bench: setup
 	$(PY) scripts/bench_all.py $(ARGS)
+
+# The HTTP API under 1, 4 and 16 concurrent users: in-process model, a llama.cpp server, and with
+# an ingestion running (p50/p95, answers/s, errors).
+bench-load: setup
+	$(PY) scripts/bench_load.py $(ARGS)
 
 bench-ingest: setup
 	$(PY) scripts/bench_ingest.py $(ARGS)
