@@ -7,6 +7,7 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -49,18 +50,7 @@ class CitationOut(BaseModel):
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
-        return cls(
-            number=citation.number,
-            source=citation.source,
-            page=citation.page,
-            location=citation.location,
-            quote=citation.quote,
-            supported=citation.supported,
-            score=citation.score,
-            chunk_id=citation.chunk_id,
-            quote_offsets=citation.quote_offsets,
-            answer_offsets=citation.answer_offsets,
-        )
+        return cls(**asdict(citation), location=citation.location)
 
 
 class Usage(BaseModel):

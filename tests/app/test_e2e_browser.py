@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.processes import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -42,9 +42,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("e2e")
     corpus = work / "corpus"
     shutil.copytree(ROOT / "data" / "sample", corpus)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_INDEX_DIR=str(work / "index"), RAG_CORPUS_DIR=str(corpus), RAG_PORT=str(port))
     log = (work / "app.log").open("wb")
@@ -53,15 +51,8 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read()
-                break
-            except OSError:
-                if app.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((work / "app.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
+        if not wait_until_up(f"{url}/_stcore/health", app, 240):
+            raise RuntimeError((work / "app.log").read_text()[-3000:])
         yield url
     finally:
         app.terminate()

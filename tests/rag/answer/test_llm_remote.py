@@ -4,12 +4,9 @@ bundled GGUF on 127.0.0.1, plus a server that is down and one that answers garba
 from __future__ import annotations
 
 import http.server
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +14,9 @@ from typing import Any
 import pytest
 
 from rag import Assistant, LLMError
+from tests.helpers.processes import free_port, wait_until_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +48,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"llama.cpp server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.5)
+        if not wait_until_up(f"{url}/models", server, 120):
+            raise RuntimeError(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
         yield url
     finally:
         server.terminate()

@@ -4,25 +4,17 @@ client: plain and streamed chat completions carry the answer and its citations."
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.helpers import ROOT
+from tests.helpers.processes import free_port, wait_until_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -37,17 +29,9 @@ def server(sample_assistant: Any) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read() if process.stdout else ""
-                    pytest.fail(f"the API did not start: {output[-2000:]}")
-                time.sleep(0.5)
+        if not wait_until_up(f"{url}/health", process, 180):
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"the API did not start: {output[-2000:]}")
         yield url
     finally:
         process.terminate()
