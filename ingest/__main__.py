@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
-    from ingest.sync import IngestError, sync_folder
+    from ingest.sync import sync_folder
+    from rag.core.errors import RagError
     from rag.core.schema import printable
     from rag.core.settings import SettingsError, load_settings
 
@@ -54,13 +55,14 @@ def main(argv: list[str] | None = None) -> int:
             allow_mass_delete=args.allow_mass_delete,
             progress=not args.quiet and sys.stderr.isatty(),
         )
-    except (IngestError, SettingsError, FileNotFoundError) as error:
+    except (RagError, SettingsError, FileNotFoundError) as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: run again to finish; it leaves no duplicates or orphans", file=sys.stderr)
         return 130
-    print(f"collection {settings.collection!r} in {printable(str(settings.index_dir))}")
+    where = settings.chroma_url if settings.store_mode == "server" else str(settings.index_dir)
+    print(f"collection {settings.collection!r} in {printable(where)}")
     print(report.summary())
     return report.exit_code
 

@@ -28,6 +28,7 @@ from ingest.loaders import quiet_third_parties
 from ingest.manifest import Entry, Manifest, read_entries
 from ingest.repair import verify_index
 from ingest.writer import Job, Writer
+from rag.core.access import AccessRules
 from rag.core.errors import IndexDamaged, IngestError
 from rag.core.schema import FileProblem, IngestReport
 from rag.core.settings import Settings
@@ -175,6 +176,8 @@ def sync_folder(
             entries = {s: e for s, e in manifest.entries().items() if s in names}
             passes.run([f for f in files if f[0] in names], entries, allow_mass_delete=True)
             report.unchanged = [s for s in report.unchanged if s not in names]
+        index.clear_pins()  # a killed run's pins too
+        report.relabelled = index.relabel(AccessRules(settings.access_rules))
         index.refresh_keyword()
     report.seconds = time.perf_counter() - started
     return report
@@ -206,11 +209,13 @@ class _Pass:
             index = self.index = self.index or _open_index(settings)
             if plan.deleted or plan.jobs:
                 index.mark_changing()  # a run killed from here on rebuilds the keyword index
+            index.pin(dict.fromkeys(plan.deleted, ""))  # gone for readers before any chunk goes
             for source in plan.deleted:
                 manifest.mark_deleting(source)
                 report.chunks_deleted += index.delete_source(source)
                 manifest.remove(source)
                 report.deleted.append(source)
+            index.unpin(plan.deleted)
             if writer is not None:
                 manifest.set_embedder(embedder_id(settings))
                 writer.run(index, self.progress, self.on_progress)
@@ -238,7 +243,7 @@ def _refuse_mass_delete(settings: Settings, root: Path, deleted: list[str], inde
 def _open_index(settings: Settings, reset: bool = False) -> Index:
     """The collection's index, opened; a damaged database is an :class:`IngestError` naming the file
     and the fix, or, with ``reset``, moved aside so a fresh one is built."""
-    index = Index(settings.index_dir, settings.collection)
+    index = Index.of(settings)
     try:
         index.store  # noqa: B018 (opens it)
     except IndexDamaged as error:
@@ -262,9 +267,11 @@ def remove_document(settings: Settings, source: str) -> int:
     with _index_lock(settings.index_dir), Manifest(settings.index_dir, settings.collection) as manifest:
         index = _open_index(settings)
         index.mark_changing()
+        index.pin({source: ""})  # gone for readers before any chunk goes
         manifest.mark_deleting(source)
         removed = index.delete_source(source)
         manifest.remove(source)
+        index.unpin([source])
         index.refresh_keyword()
     return removed
 
@@ -308,6 +315,7 @@ def _plan(
         elif entry.status == "done" and entry.file_hash == digest and entry.pipeline == pipeline:
             report.unchanged.append(source)
         else:
-            plan.jobs.append(Job(path, source, digest, "updated"))
+            previous = entry.file_hash if entry.status == "done" else ""
+            plan.jobs.append(Job(path, source, digest, "updated", previous))
     plan.deleted = sorted(set(entries) - present)
     return plan

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing as mp
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ingest.chunking import Chunker
 from ingest.fast.workers import ParseService
 from ingest.loaders import parse_file
 from ingest.manifest import Manifest
+from rag.core.access import AccessRules
 from rag.core.schema import Chunk, FileProblem, IngestReport
 from rag.core.settings import Settings
 from rag.index.collection import Index
@@ -53,6 +54,7 @@ class Job:
     source: str
     file_hash: str
     change: str  # "added" or "updated"
+    previous: str = ""  # the file hash indexed before (an update), "" for none
 
 
 @dataclass(slots=True)
@@ -67,6 +69,7 @@ class _Pending:
     job: Job
     ids: set[str]
     remaining: int
+    pinned: bool = False
 
 
 class Writer:
@@ -76,11 +79,17 @@ class Writer:
     done only once all are; an updated file's old chunks are deleted after that, so a run killed at
     any point re-runs into no duplicates and no orphans.
 
+    Readers never see half a file: each file is pinned (:meth:`Index.pin`) to the version readers
+    saw before (its old file hash, or nothing for a new file) before its chunks are written, and
+    pinned to the new one only once all are; its old chunks are deleted after that switch. Pins
+    are written once per window of files, not per file. Each chunk is labelled with the groups
+    that may read it (``access_rules``).
+
     Example::
 
         writer = Writer(settings, Path("data/sample"), manifest, report, plan.jobs)
         try:
-            writer.run(Index(settings.index_dir, settings.collection))
+            writer.run(Index.of(settings))
         finally:
             writer.close()
     """
@@ -109,6 +118,7 @@ class Writer:
             settings.chunk_overlap,
             id_salt=pipeline,
         )
+        self.rules = AccessRules(settings.access_rules)
         self.pending: dict[str, _Pending] = {}
         self.buffer: list[Chunk] = []  # parsed, not yet embedded
         self.embedded: list[tuple[list[Chunk], Any]] = []  # embedded, not yet written
@@ -188,7 +198,10 @@ class Writer:
             reason = parsed.failure or "no text found in the document"
             self.report.failed.append(FileProblem(job.source, reason))
             return
-        chunks = parsed.chunks
+        labels = tuple(self.rules.labels(job.source))
+        chunks = [
+            chunk if chunk.access == labels else replace(chunk, access=labels) for chunk in parsed.chunks
+        ]
         self.manifest.mark_pending(job.source, job.file_hash, self.pipeline)
         self.pending[job.source] = _Pending(job, {c.id for c in chunks}, len(chunks))
         self.buffer.extend(chunks)
@@ -204,16 +217,28 @@ class Writer:
 
     def _write_embedded(self) -> None:
         """Write the embedded batches; then the files they complete are marked done."""
-        assert self.store is not None
+        store = self.store
+        assert store is not None
+        if not self.embedded:
+            return
+        fresh = [pending for pending in self.pending.values() if not pending.pinned]
+        store.pin({pending.job.source: pending.job.previous for pending in fresh})  # old version only
+        for pending in fresh:
+            pending.pinned = True
+        complete: list[_Pending] = []
         while self.embedded:
             chunks, vectors = self.embedded.pop(0)
-            self.store.upsert(chunks, vectors)
+            store.upsert(chunks, vectors)
             self.report.chunks_written += len(chunks)
             for chunk in chunks:
                 pending = self.pending[chunk.source]
                 pending.remaining -= 1
                 if pending.remaining == 0:
-                    self._finish(pending)
+                    complete.append(pending)
+        store.pin({pending.job.source: pending.job.file_hash for pending in complete})  # the switch
+        for pending in complete:
+            self._finish(pending)
+        store.unpin(pending.job.source for pending in complete)
 
     def _finish(self, pending: _Pending) -> None:
         job = pending.job

@@ -40,6 +40,13 @@ _EXPORTS = {
     "ContextOverflow": "rag.core.errors",
     "MissingExtra": "rag.core.errors",
     "UploadRejected": "rag.core.errors",
+    "AccessDenied": "rag.core.errors",
+    "StoreUnavailable": "rag.core.errors",
+    "User": "rag.core.access",
+    "AccessRules": "rag.core.access",
+    "identify": "rag.core.identity",
+    "from_claims": "rag.core.identity",
+    "NotSignedIn": "rag.core.identity",
     "UPLOADS": "ingest.uploads",
     "MAX_NAME": "ingest.uploads",
     "safe_filename": "ingest.uploads",
@@ -69,6 +76,8 @@ __all__ = [
     "PROJECT_ROOT",
     "TEMPLATES",
     "UPLOADS",
+    "AccessDenied",
+    "AccessRules",
     "Answer",
     "Assistant",
     "BackendInfo",
@@ -85,14 +94,19 @@ __all__ = [
     "IngestReport",
     "LLMError",
     "MissingExtra",
+    "NotSignedIn",
     "RagError",
     "Settings",
     "SettingsError",
+    "StoreUnavailable",
     "UploadRejected",
+    "User",
     "beir_table",
     "bundled_gguf",
     "create_app",
     "discard_failed_uploads",
+    "from_claims",
+    "identify",
     "latest_report",
     "list_collections",
     "load_settings",
@@ -127,7 +141,9 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from rag.answer.llm import LLM, BackendInfo, bundled_gguf, make_llm
     from rag.answer.retrieval import Filters
     from rag.api import Assistant
+    from rag.core.access import AccessRules, User
     from rag.core.errors import (
+        AccessDenied,
         ContextOverflow,
         IndexDamaged,
         IngestError,
@@ -135,9 +151,11 @@ if TYPE_CHECKING:  # what type checkers and editors see
         MissingExtra,
         RagError,
         SettingsError,
+        StoreUnavailable,
         UploadRejected,
         require,
     )
+    from rag.core.identity import NotSignedIn, from_claims, identify
     from rag.core.schema import Answer, Chunk, Citation, FileProblem, Hit, IngestReport, printable
     from rag.core.settings import DECODINGS, PROJECT_ROOT, TEMPLATES, Settings, load_settings
     from rag.eval.report import beir_table, latest_report, misses, qa_table

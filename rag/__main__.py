@@ -19,9 +19,7 @@ from rag import (
     TEMPLATES,
     Answer,
     Assistant,
-    ContextOverflow,
-    IndexDamaged,
-    LLMError,
+    RagError,
     load_settings,
     printable,
     serve,
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             serve(assistant, host, args.port)
             return 0
         return ask_question(assistant, args.question, args.template, args.k, stream=not args.no_stream)
-    except (LLMError, ContextOverflow, FileNotFoundError, ValueError, IndexDamaged) as error:
+    except (RagError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

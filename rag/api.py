@@ -25,6 +25,8 @@ from ingest.sync import remove_document, sync_folder
 from rag.answer.answering import Answerer, HistoryTurn, final_answer
 from rag.answer.llm import LLM, BackendInfo, make_llm
 from rag.answer.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
+from rag.core.access import User, can_write
+from rag.core.errors import AccessDenied
 from rag.core.schema import Answer, Hit, IngestReport
 from rag.core.settings import Settings, load_settings
 from rag.index.collection import Index
@@ -69,7 +71,7 @@ class Assistant:
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
-        self.index = Index(settings.index_dir, settings.collection)
+        self.index = Index.of(settings)
         self._embedder = embedder
         self._llm = llm
         self._reranker = reranker
@@ -132,10 +134,13 @@ class Assistant:
         allow_mass_delete: bool = False,
         progress: bool = False,
         on_progress: Callable[[int, int, str], None] | None = None,
+        user: User | None = None,
     ) -> IngestReport:
         """Bring the collection in line with ``folder`` (default: ``corpus_dir``): add, update, delete.
 
-        Deleting more than ``max_delete_share`` of the documents needs ``allow_mass_delete``."""
+        Deleting more than ``max_delete_share`` of the documents needs ``allow_mass_delete``;
+        ``user`` must be unrestricted (None) or a writer (:class:`AccessDenied`)."""
+        self.check_writer(user)
         with self._writing:
             report = sync_folder(
                 self.settings,
@@ -150,9 +155,12 @@ class Assistant:
             self.index.reopen()  # --reset drops the collection: reopen it
             return report
 
-    def retrieve(self, question: str, k: int | None = None, *, filters: Filters | None = None) -> list[Hit]:
-        """The ``k`` (default ``top_k``) chunks most relevant to ``question``, best first."""
-        return self.retriever.search(question, k, filters=filters)
+    def retrieve(
+        self, question: str, k: int | None = None, *, filters: Filters | None = None, user: User | None = None
+    ) -> list[Hit]:
+        """The ``k`` (default ``top_k``) chunks most relevant to ``question`` that ``user`` may read
+        (None: unrestricted), best first."""
+        return self.retriever.search(question, k, filters=filters, user=user)
 
     def ask(
         self,
@@ -164,11 +172,22 @@ class Assistant:
         filters: Filters | None = None,
         temperature: float | None = None,
         decoding: str | None = None,
+        user: User | None = None,
     ) -> Answer:
         """A short answer citing file and page, or a refusal listing the closest sources
-        (``decoding``: extractive, free or auto for this call; see the ``decoding`` setting)."""
+        (``decoding``: extractive, free or auto for this call; see the ``decoding`` setting).
+
+        ``user``: who asks; the answer is made only of documents their groups may read
+        (``access_rules``). None: unrestricted (single-user mode, scripts, ``make eval``)."""
         pieces = self.stream(
-            question, template, history, k=k, filters=filters, temperature=temperature, decoding=decoding
+            question,
+            template,
+            history,
+            k=k,
+            filters=filters,
+            temperature=temperature,
+            decoding=decoding,
+            user=user,
         )
         return final_answer(pieces)
 
@@ -182,6 +201,7 @@ class Assistant:
         filters: Filters | None = None,
         temperature: float | None = None,
         decoding: str | None = None,
+        user: User | None = None,
     ) -> Iterator[str | Answer]:
         """Answer text pieces as the model writes them, then the final :class:`Answer` (authoritative:
         its text is the checked one, which can differ from the streamed draft).
@@ -195,18 +215,35 @@ class Assistant:
             filters=filters,
             temperature=temperature,
             decoding=decoding,
+            user=user,
         )
 
-    def delete(self, source: str) -> int:
-        """Remove a document (path relative to the corpus root) from the index; chunks removed."""
+    def delete(self, source: str, *, user: User | None = None) -> int:
+        """Remove a document (path relative to the corpus root) from the index; chunks removed.
+
+        ``user`` must be unrestricted (None) or in a ``writer_groups`` group (:class:`AccessDenied`)."""
+        self.check_writer(user)
         with self._writing:
             removed = remove_document(self.settings, source)
             self.index.reopen()
             return removed
 
-    def sources(self) -> dict[str, int]:
-        """Indexed documents and their chunk counts."""
-        return self.index.sources()
+    def sources(self, *, user: User | None = None) -> dict[str, int]:
+        """Indexed documents ``user`` may read (None: all) and their chunk counts; a document being
+        written or deleted right now is listed as readers see it."""
+        return self.index.sources(user=user)
+
+    def can_write(self, user: User | None) -> bool:
+        """Whether ``user`` may upload and delete documents (None, or a ``writer_groups`` member)."""
+        return can_write(user, self.settings.writer_groups)
+
+    def check_writer(self, user: User | None) -> None:
+        if not self.can_write(user):
+            assert user is not None
+            raise AccessDenied(
+                f"{user.id} may not change the documents: that needs one of the groups "
+                f"{', '.join(self.settings.writer_groups)} (writer_groups)"
+            )
 
     def count(self) -> int:
         """Chunks in the collection (0: nothing indexed yet)."""

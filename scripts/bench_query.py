@@ -76,7 +76,7 @@ def synthetic_chunks(start: int, count: int, rng: random.Random) -> list[Chunk]:
 
 def retrieval_latency(sizes: list[int], queries: int, work: Path, assistant: Assistant) -> dict[str, float]:
     settings = load_settings(ROOT / "settings.yaml", index_dir=work / "syn-index", collection="synthetic")
-    index = Index(settings.index_dir, settings.collection)
+    index = Index.of(settings)
     rng = random.Random(7)
     vectors_rng = np.random.default_rng(7)
     figures: dict[str, float] = {}

@@ -39,6 +39,7 @@ from rag.answer.prompts import STYLES, Prompt, PromptBuilder
 from rag.answer.refusal import RefusalModel, find_refusal_model, measure
 from rag.answer.retrieval import Filters, Retriever
 from rag.answer.verify import CITATION, CheckedAnswer, check_citations, support, to_citation
+from rag.core.access import User
 from rag.core.schema import Answer, Hit
 from rag.core.settings import DECODINGS, TEMPLATES, Settings
 from rag.core.text import content_words
@@ -86,10 +87,13 @@ class Answerer:
         filters: Filters | None = None,
         temperature: float | None = None,
         decoding: str | None = None,
+        user: User | None = None,
     ) -> Iterator[str | Answer]:
         """Text pieces of the answer as the model writes them, then the checked :class:`Answer`.
 
-        ``template``, ``k``, ``temperature`` and ``decoding`` override the settings for this call."""
+        ``template``, ``k``, ``temperature`` and ``decoding`` override the settings for this call;
+        ``user`` limits everything the answer is made of (hits, passages, citations, the closest
+        sources of a refusal) to what they may read."""
         started = time.perf_counter()
         name = template or self.settings.template
         if name not in TEMPLATES:
@@ -102,7 +106,7 @@ class Answerer:
             raise ValueError("the question is empty")
         standalone = self.condense(question, history or [])
         vector = self.vectors.embed([standalone])[0]  # once: retrieval and passage selection
-        hits = self.retriever.search(standalone, k, filters=filters, vector=vector)
+        hits = self.retriever.search(standalone, k, filters=filters, vector=vector, user=user)
         answer = Answer(text="", hits=hits, question=question, standalone_question=standalone, template=name)
         passages = select_passages(standalone, hits, self.vectors, self.settings.context_passages, vector)
         reason = first_refusal(self.settings, standalone, hits, passages)

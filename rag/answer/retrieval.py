@@ -10,7 +10,7 @@ on them.
 
 Example::
 
-    retriever = Retriever(settings, Index(settings.index_dir, settings.collection), embedder)
+    retriever = Retriever(settings, Index.of(settings), embedder)
     hits = retriever.search("What does error SEC-4012 mean?", k=5)
     hits = retriever.search("laptop encryption", k=5, filters=Filters(sources="policies/*.pdf"))
 """
@@ -26,11 +26,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rag.core.access import User
 from rag.core.schema import Hit
 from rag.core.settings import Settings
 from rag.core.text import words
 from rag.index.collection import Index
 from rag.index.embeddings import Embedder
+from rag.index.state import View
+
+READS = 3  # searches of one question while ingestion keeps changing the index; the last one stands
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +107,7 @@ class Retriever:
 
     Example::
 
-        retriever = Retriever(settings, Index(settings.index_dir, "sample"), make_embedder(settings))
+        retriever = Retriever(settings, Index.of(settings), make_embedder(settings))
         for hit in retriever.search("annual leave days", k=3):
             print(round(hit.score, 3), hit.source, hit.page)
     """
@@ -124,18 +128,35 @@ class Retriever:
         filters: Filters | None = None,
         mode: str | None = None,
         vector: np.ndarray | None = None,
+        user: User | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query`` (``mode``: hybrid, dense or keyword); ``vector`` is the
-        query's embedding when the caller has it already (it is embedded here otherwise)."""
+        """The ``k`` best chunks for ``query`` (``mode``: hybrid, dense or keyword) among those
+        ``user`` may read (None: all); ``vector`` is the query's embedding when the caller has it
+        already (it is embedded here otherwise).
+
+        Both searches run under one reading of the index's state (:mod:`rag.index.state`), read
+        again afterwards: when ingestion changed what is visible meanwhile, they run again, so the
+        hits never mix a document's old and new versions."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         pool = max(self.settings.candidates, k)
         sources = self._allowed_sources(filters)
         if sources is not None and not sources:
             return []
-        keyword = self.index.keyword() if mode != "dense" else None
-        dense = self._dense(query, pool, sources, vector) if mode != "keyword" or keyword is None else []
-        lexical = keyword.search(query, pool, sources) if keyword is not None else []
+        if vector is None and mode != "keyword":
+            vector = self.embedder.embed([query])[0]
+        for attempt in range(READS):  # again when the index changed while we read it
+            view = self.index.view()
+            keyword = self.index.keyword(view) if mode != "dense" else None
+            use_dense = mode != "keyword" or keyword is None
+            dense = self._dense(pool, sources, vector, user, view) if use_dense else []
+            lexical = (
+                self.index.keyword_search(query, pool, sources, user=user, view=view)
+                if keyword is not None
+                else []
+            )
+            if attempt + 1 == READS or self.index.view().version == view.version:
+                break
         if mode == "dense" or not lexical:
             fused = dense
         elif mode == "keyword" or not dense:
@@ -151,14 +172,14 @@ class Retriever:
             hits = self.reranker.rerank(query, hits[: max(k * 3, 20)])
         return hits[:k]
 
-    def _dense(self, query: str, pool: int, sources: set[str] | None, vector: np.ndarray | None) -> list[Hit]:
+    def _dense(
+        self, pool: int, sources: set[str] | None, vector: Any, user: User | None, view: View
+    ) -> list[Hit]:
         count = self.index.count()
         if count == 0:
             return []
         where: dict[str, Any] | None = {"source": {"$in": sorted(sources)}} if sources is not None else None
-        if vector is None:
-            vector = self.embedder.embed([query])[0]
-        hits = self.index.dense(vector, min(pool, count), where=where)
+        hits = self.index.dense(vector, min(pool, count), where=where, user=user, view=view)
         return [replace(h, metadata={**h.metadata, "dense_score": h.score}) for h in hits]
 
     def _allowed_sources(self, filters: Filters | None) -> set[str] | None:

@@ -28,6 +28,15 @@ class IndexDamaged(RagError, RuntimeError):
     """The Chroma database file cannot be read; the message names it and the fix (``--reset``)."""
 
 
+class StoreUnavailable(RagError, RuntimeError):
+    """The Chroma server (``store_mode: server``) does not answer; the message names it and the fix."""
+
+
+class AccessDenied(RagError, PermissionError):
+    """The user may not do this (upload or delete without a writer group, read a document they
+    may not see)."""
+
+
 class KeywordIndexDamaged(RagError, RuntimeError):
     """The persisted keyword index cannot be read; ingestion rebuilds it."""
 

@@ -80,6 +80,7 @@ class Chunk:
     page: int | None = None  # PDF page or PPTX slide number, 1-based
     file_type: str = ""
     element_type: str = ""  # "text" or "table"
+    access: tuple[str, ...] = ("*",)  # groups that may read it (rag.core.access; "*" = everyone)
 
     @property
     def embed_text(self) -> str:
@@ -135,6 +136,7 @@ class IngestReport:
     failed: list[FileProblem] = field(default_factory=list)
     skipped: list[FileProblem] = field(default_factory=list)
     warnings: list[FileProblem] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)  # documents whose readers changed (access_rules)
     chunks_written: int = 0
     chunks_deleted: int = 0
     seconds: float = 0.0
@@ -156,7 +158,8 @@ class IngestReport:
                 if self.dry_run
                 else f"; {self.chunks_written} chunks written, {self.chunks_deleted} removed "
                 f"in {self.seconds:.1f} s"
-            ),
+            )
+            + (f"; readers changed for {len(self.relabelled)} (access_rules)" if self.relabelled else ""),
         ]
         for title, problems in (
             ("failed", self.failed),

@@ -273,6 +273,38 @@ class Settings(BaseSettings):
     # --- chat UI ----------------------------------------------------------------------------
     address: str = Field("127.0.0.1", description="Address the chat UI listens on.")
     port: int = Field(8501, ge=1, le=65535, description="Port of the chat UI (make run PORT=...).")
+    api_url: str = Field(
+        "", description="Empty: the chat answers in process. Else the HTTP API it calls (http://host:8800)."
+    )
+
+    # --- many users: the shared store, access control, identity -------------------------------
+    store_mode: Literal["embedded", "server"] = Field(
+        "embedded",
+        description="embedded: Chroma files in index_dir (one machine); server: a `chroma run` server.",
+    )
+    chroma_url: str = Field(
+        "http://127.0.0.1:8000", description="The Chroma server (store_mode: server), http(s)://host:port."
+    )
+    access_rules: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Path glob of the corpus -> groups that may read it (first match wins; no match = "
+        'everyone). RAG_ACCESS_RULES as JSON: {"hr/**": ["hr"]}.',
+    )
+    writer_groups: list[str] = Field(
+        ["writers"], description="Groups that may upload and delete documents (when users sign in)."
+    )
+    auth: Literal["none", "proxy", "oidc"] = Field(
+        "none",
+        description="none: no sign-in (single user; with access_rules, only open documents); proxy: "
+        "X-Forwarded-User/-Groups from trusted_proxies; oidc: the chat's st.login.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) whose X-Forwarded-User/-Groups headers are believed.",
+    )
+    oidc_groups_claim: str = Field(
+        "groups", description="The ID token claim holding the user's groups (oidc)."
+    )
 
     @field_validator("collection")
     @classmethod
@@ -284,6 +316,36 @@ class Settings(BaseSettings):
                 f"collection name {value!r} may hold only letters, digits, '.', '_' and '-', must start "
                 "and end with a letter or digit, and must not be an IP address (Chroma's rules)"
             )
+        return value
+
+    @field_validator("chroma_url", "api_url")
+    @classmethod
+    def _url(cls, value: str, info: Any) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError(f"{info.field_name} must look like http://host:port, not {value!r}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (10.0.0.0/8)") from None
+        return [item.strip() for item in value]
+
+    @field_validator("access_rules")
+    @classmethod
+    def _rules(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for glob, groups in value.items():
+            if not glob.strip() or not [g for g in groups if g.strip()]:
+                raise ValueError(f"access rule {glob!r}: {groups!r} needs a glob and at least one group")
         return value
 
     @field_validator("file_types")

@@ -26,7 +26,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,9 @@ from rag.core.text import UNSPACED, bigrams
 from rag.index import records
 
 STAMP = "stamp.json"
-FORM = 2  # how text is put before BM25 (keyword_form); an index of another form is rebuilt
+FORM = 3  # how text and records are put before BM25 (3: with file hash and access groups); an index
+# of another form is rebuilt
+MASKS = 64  # filter masks kept per index (one per group set and pinned state)
 POINTER = "CURRENT"
 LOAD_TRIES = 3  # a reader that lost a race with two rebuilds in a row reads the pointer again
 
@@ -86,32 +88,28 @@ class KeywordIndex:
     def __init__(self, retriever: Any, chunks: int, fingerprint: str) -> None:
         self._retriever = retriever
         self._lock = threading.Lock()  # the shared retriever's top-k is set per search
+        self._masks: dict[Any, list[int]] = {}
         self.chunks = chunks
         self.fingerprint = fingerprint
 
     @classmethod
+    def from_store(cls, store: Any) -> KeywordIndex | None:
+        """Index every chunk of ``store`` in memory (server mode: each process keeps its own copy)."""
+        data = store.get()
+        if not data["ids"]:
+            return None
+        return cls(_retriever_of(data), len(data["ids"]), store_fingerprint(data["ids"]))
+
+    @classmethod
     def build(cls, store: Any, index_dir: Path) -> KeywordIndex | None:
         """Index every chunk of ``store`` (a :class:`rag.index.store.ChromaStore`) and persist it."""
-        from llama_index.core.schema import TextNode
-
         data = store.get()
-        ids, texts, metas = data["ids"], data["documents"], data["metadatas"]
+        ids = data["ids"]
         root = keyword_dir(index_dir, store.name)
         if not ids:
             _switch(root, None)
             return None
-        nodes = []
-        for chunk_id, text, meta in zip(ids, texts, metas, strict=True):
-            node = TextNode(
-                id_=chunk_id,
-                text=keyword_form(
-                    embed_text(str(meta.get("title", "")), str(meta.get("heading_path", "")), text)
-                ),
-                metadata={k: v for k, v in meta.items() if k != "file_hash"} | {records.TEXT_KEY: text},
-            )
-            node.excluded_embed_metadata_keys = list(node.metadata)  # BM25 reads the text only
-            nodes.append(node)
-        retriever = _bm25(nodes=nodes)
+        retriever = _retriever_of(data)
         fingerprint = store_fingerprint(ids)
         version = f"v-{time.time_ns()}-{os.getpid()}"
         scratch = root / f".{version}.tmp"
@@ -157,20 +155,28 @@ class KeywordIndex:
                 ) from error
         return None
 
-    def search(self, query: str, k: int, sources: Collection[str] | None = None) -> list[Hit]:
-        """Chunks ranked by BM25 (only those of ``sources`` when given); zero scores dropped."""
+    def search(
+        self,
+        query: str,
+        k: int,
+        sources: Collection[str] | None = None,
+        *,
+        allowed: Callable[[Mapping[str, Any]], bool] | None = None,
+        key: Hashable = None,
+    ) -> list[Hit]:
+        """Chunks ranked by BM25 among those of ``sources`` (when given) whose record ``allowed``
+        accepts; zero scores dropped. The filter is a weight mask over the corpus applied before
+        ranking (cached under ``key``, which must identify ``allowed``)."""
         retriever = self._retriever
-        if sources is not None:
-            from llama_index.core.vector_stores.types import (
-                FilterOperator,
-                MetadataFilter,
-                MetadataFilters,
-            )
-
-            if not sources:
+        if sources is not None and not sources:
+            return []
+        if sources is not None or allowed is not None:
+            mask = self._mask(sources, allowed, key)
+            if not any(mask):
                 return []
-            rule = MetadataFilter(key="source", value=sorted(sources), operator=FilterOperator.IN)
-            retriever = _bm25(existing=retriever.bm25, filters=MetadataFilters(filters=[rule]))
+            corpus = retriever.corpus
+            retriever = _bm25(existing=retriever.bm25, corpus_weight_mask=mask)
+            retriever.corpus = corpus  # a retriever built from nodes keeps its corpus itself
         with self._lock:
             retriever.similarity_top_k = max(1, min(k, self.chunks))
             results = retriever.retrieve(keyword_form(query))
@@ -179,6 +185,44 @@ class KeywordIndex:
             for found in results
             if found.score is not None and found.score > 0
         ]
+
+    def _mask(
+        self,
+        sources: Collection[str] | None,
+        allowed: Callable[[Mapping[str, Any]], bool] | None,
+        key: Hashable,
+    ) -> list[int]:
+        wanted = frozenset(sources) if sources is not None else None
+        cache_key = (wanted, key) if allowed is None or key is not None else None
+        if cache_key is not None and cache_key in self._masks:
+            return self._masks[cache_key]
+        mask = [
+            int((wanted is None or entry.get("source") in wanted) and (allowed is None or allowed(entry)))
+            for entry in self._retriever.corpus
+        ]
+        if cache_key is not None:
+            if len(self._masks) >= MASKS:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[cache_key] = mask
+        return mask
+
+
+def _retriever_of(data: dict[str, Any]) -> Any:
+    """A BM25 retriever over the chunks of a store read (ids, documents, metadatas)."""
+    from llama_index.core.schema import TextNode
+
+    nodes = []
+    for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"], strict=True):
+        node = TextNode(
+            id_=chunk_id,
+            text=keyword_form(
+                embed_text(str(meta.get("title", "")), str(meta.get("heading_path", "")), text)
+            ),
+            metadata=dict(meta) | {records.TEXT_KEY: text},
+        )
+        node.excluded_embed_metadata_keys = list(node.metadata)  # BM25 reads the text only
+        nodes.append(node)
+    return _bm25(nodes=nodes)
 
 
 def read_stamp(index_dir: Path, collection: str) -> dict[str, Any] | None:
@@ -237,7 +281,9 @@ def store_fingerprint(ids: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _bm25(nodes: list[Any] | None = None, existing: Any = None, filters: Any = None) -> Any:
+def _bm25(
+    nodes: list[Any] | None = None, existing: Any = None, corpus_weight_mask: list[int] | None = None
+) -> Any:
     import logging
 
     from llama_index.retrievers.bm25 import BM25Retriever
@@ -248,7 +294,7 @@ def _bm25(nodes: list[Any] | None = None, existing: Any = None, filters: Any = N
     return BM25Retriever(
         nodes=nodes,
         existing_bm25=existing,
-        filters=filters,
+        corpus_weight_mask=corpus_weight_mask,
         similarity_top_k=10,
         token_pattern=r"(?u)\b\w+\b",
     )

@@ -1,6 +1,6 @@
 """The one mapping between a :class:`Chunk`, the flat record stored with its vector, and a :class:`Hit`.
 
-Chroma accepts only str/int/float/bool metadata, and keyword search keeps the same record next to
+Chroma accepts str/int/float/bool metadata and lists of them, and keyword search keeps the same record next to
 each BM25 document, so both write chunks with :func:`record` and read hits back with :func:`hit`.
 The chunk text is kept in the record (``TEXT_KEY``), not as a Chroma document (see
 :class:`rag.index.store.ChromaStore`); records written the older way (text as the document) read the
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.core.access import ACCESS_KEY
 from rag.core.schema import Chunk, Hit
 
 TEXT_KEY = "text"  # the chunk text, kept in the record
 PRIVATE = (TEXT_KEY, "chunk_text")  # keys that are the text itself, never shown as metadata
 
 
-def record(chunk: Chunk) -> dict[str, str | int]:
+def record(chunk: Chunk) -> dict[str, str | int | list[str]]:
     """What is stored next to a chunk's vector: where it came from, its structure, and its text."""
     return {
         "source": chunk.source,
@@ -33,6 +34,7 @@ def record(chunk: Chunk) -> dict[str, str | int]:
         "page": chunk.page if chunk.page is not None else 0,  # 0 = no page
         "file_type": chunk.file_type,
         "element_type": chunk.element_type,
+        ACCESS_KEY: list(chunk.access),
         TEXT_KEY: chunk.text,
     }
 

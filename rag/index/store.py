@@ -1,8 +1,14 @@
-"""The Chroma adapter (embedded ``PersistentClient``, cosine space).
+"""The Chroma adapter, cosine space: embedded (``PersistentClient`` on ``index_dir``) or a shared
+``chroma run`` server (``HttpClient``, ``store_mode: server``).
+
+Next to the chunks, one small record per collection in the ``rag-state`` collection holds what every
+process must agree on (see :mod:`rag.index.state`): the version of what is visible, the keyword
+index's version, and the documents being written.
 
 Example::
 
     store = ChromaStore(index_dir=Path("data/index"), collection="sample")
+    store = ChromaStore(Path("data/index"), "sample", url="http://chroma:8000")   # server mode
     store.upsert(chunks, vectors)
     hits = store.query(question_vector, k=5)
     store.delete_source("old/handbook.pdf")
@@ -17,10 +23,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag.core.errors import IndexDamaged
+from rag.core.errors import IndexDamaged, StoreUnavailable
 from rag.core.schema import Chunk, Hit
 from rag.core.settings import Settings
 from rag.index.records import hit, record, text_of
@@ -28,6 +35,7 @@ from rag.index.records import hit, record, text_of
 PAGE = 5000  # rows per read: Chroma refuses an unbounded get of a large collection
 DB_FILE = "chroma.sqlite3"
 DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "disk image", "no such table")
+STATE_COLLECTION = "rag-state"  # one record per collection: see rag.index.state
 T = TypeVar("T")
 
 
@@ -45,19 +53,23 @@ class ChromaStore:
         print(store.count(), store.sources())
     """
 
-    def __init__(self, index_dir: Path, collection: str) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        index_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, index_dir: Path, collection: str, url: str | None = None) -> None:
         self.index_dir = index_dir
         self.name = collection
+        self.url = url
+        if url:
+            self._client = server_client(url)
+            try:
+                self._collection = self._open()
+                self._state = self._open_state()
+            except Exception as error:
+                raise StoreUnavailable(_unreachable(url, error)) from error
+            return
+        index_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._client = chromadb.PersistentClient(
-                path=str(index_dir),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-            )
+            self._client = _embedded_client(index_dir)
             self._collection = self._open()
+            self._state = self._open_state()
         except Exception as error:
             forget_client(index_dir)  # Chroma keeps the half-started client; the next try starts anew
             raise _damage(error, index_dir) from error
@@ -66,6 +78,28 @@ class ChromaStore:
         return self._client.get_or_create_collection(
             self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+
+    def _open_state(self) -> Any:
+        return self._client.get_or_create_collection(STATE_COLLECTION, embedding_function=None)
+
+    # --- the shared state record (rag.index.state) ----------------------------------------------
+    def read_state(self) -> dict[str, Any]:
+        """This collection's state record (empty when none was written)."""
+        found = self._state_call(lambda s: s.get(ids=[self.name], include=["metadatas"]))
+        metas = found.get("metadatas") or []
+        return dict(metas[0]) if metas and metas[0] else {}
+
+    def write_state(self, meta: dict[str, Any]) -> None:
+        self._state_call(lambda s: s.upsert(ids=[self.name], embeddings=[[0.0]], metadatas=[meta]))
+
+    def _state_call(self, operation: Callable[[Any], T]) -> T:
+        from chromadb.errors import NotFoundError
+
+        try:
+            return operation(self._state)
+        except NotFoundError:
+            self._state = self._open_state()
+            return operation(self._state)
 
     def _call(self, operation: Callable[[Any], T]) -> T:
         """Run ``operation(collection)``; when another process dropped and rebuilt the collection
@@ -81,6 +115,10 @@ class ChromaStore:
         except IndexDamaged:
             raise
         except Exception as error:
+            if self.url:
+                if _connection_error(error):
+                    raise StoreUnavailable(_unreachable(self.url, error)) from error
+                raise
             damaged = _damage(error, self.index_dir)
             if isinstance(damaged, IndexDamaged):
                 raise damaged from error
@@ -104,6 +142,18 @@ class ChromaStore:
         if ids:
             self._call(lambda c: c.delete(ids=ids))
         return len(ids)
+
+    def existing(self, ids: Sequence[str], where: dict[str, Any] | None = None) -> set[str]:
+        """Which of ``ids`` are stored (and match ``where``)."""
+        if not ids:
+            return set()
+        return set(self._call(lambda c: c.get(ids=list(ids), where=where, include=[]))["ids"])
+
+    def relabel(self, ids: Sequence[str], meta: dict[str, Any]) -> None:
+        """Set the metadata keys in ``meta`` on the chunks ``ids`` (the vectors stay)."""
+        for start in range(0, len(ids), PAGE):
+            part = list(ids[start : start + PAGE])
+            self._call(lambda c: c.update(ids=part, metadatas=[meta] * len(part)))  # noqa: B023
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
         result = self._call(
@@ -167,6 +217,9 @@ class ChromaStore:
             self._client.delete_collection(self.name)
         self._collection = self._open()
 
+    def describe(self) -> str:
+        return f"Chroma server {self.url}" if self.url else f"index folder {self.index_dir}"
+
     @staticmethod
     def discard_damaged(index_dir: Path) -> Path | None:
         """Move a damaged ``chroma.sqlite3`` aside (``.damaged-<time>``) with the vector segment
@@ -183,6 +236,46 @@ class ChromaStore:
             if folder.is_dir() and len(folder.name) == 36 and folder.name.count("-") == 4:
                 shutil.rmtree(folder, ignore_errors=True)
         return aside
+
+
+def _embedded_client(index_dir: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(
+        path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+def server_client(url: str) -> Any:
+    """Chroma's ``HttpClient`` for ``url`` (http(s)://host:port); :class:`StoreUnavailable` when the
+    server does not answer."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    parts = urlsplit(url)
+    try:
+        return chromadb.HttpClient(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+    except Exception as error:
+        raise StoreUnavailable(_unreachable(url, error)) from error
+
+
+def _unreachable(url: str, error: Exception) -> str:
+    return (
+        f"the Chroma server {url} (store_mode: server) did not answer ({type(error).__name__}: "
+        f"{str(error)[:200]}): start it with `chroma run --path <folder> --port <port>` or check chroma_url"
+    )
+
+
+def _connection_error(error: Exception) -> bool:
+    import httpx
+
+    return isinstance(error, (httpx.TransportError, ConnectionError)) or "connect" in str(error).lower()
 
 
 def forget_client(index_dir: Path) -> None:
@@ -237,19 +330,16 @@ def _sqlite_problem(database: Path) -> sqlite3.DatabaseError | None:
 
 
 def list_collections(settings: Settings) -> list[str]:
-    """Collections in the index folder, the configured one first (it may not exist yet); a damaged
-    index lists only the configured one (opening it then says what is wrong)."""
+    """Collections in the index folder (or on the Chroma server), the configured one first (it may
+    not exist yet); a damaged or unreachable store lists only the configured one (opening it then
+    says what is wrong)."""
     names: list[str] = [settings.collection]
-    if not (settings.index_dir / DB_FILE).exists():
+    server = settings.store_mode == "server"
+    if not server and not (settings.index_dir / DB_FILE).exists():
         return names
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
     try:
-        client: Any = chromadb.PersistentClient(
-            path=str(settings.index_dir), settings=ChromaSettings(anonymized_telemetry=False)
-        )
+        client = server_client(settings.chroma_url) if server else _embedded_client(settings.index_dir)
         found = sorted(getattr(c, "name", c) for c in client.list_collections())
     except Exception:
         return names
-    return names + [n for n in found if n != settings.collection]
+    return names + [n for n in found if n not in (settings.collection, STATE_COLLECTION)]

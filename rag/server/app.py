@@ -6,7 +6,14 @@ Routes (OpenAPI docs at ``/docs``):
   the answer's sources in a top-level ``citations`` list (``source``, ``page``, ``quote``, ...).
 * ``POST /v1/retrieve``: the chunks a query finds.
 * ``GET /v1/documents``, ``POST /v1/documents`` (multipart ``files``), ``DELETE /v1/documents/{path}``.
+* ``GET /v1/me``: who the request comes from, their groups, whether they may upload and delete.
 * ``GET /health``.
+
+Identity (``auth``, see :mod:`rag.core.identity`): with ``auth: proxy`` (or ``oidc``) every route but
+``/health`` and the docs needs ``X-Forwarded-User`` / ``X-Forwarded-Groups`` from an address in
+``trusted_proxies`` (401 otherwise); answers, hits, citations and the document list hold only what
+the user's groups may read (``access_rules``), and upload and delete need a ``writer_groups`` group
+(403). A document the user may not read is answered as if it did not exist (404), never 403.
 
 Only the public ``rag`` API is used here (an entry point, like the chat and the CLI).
 
@@ -24,20 +31,25 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag import (
     UPLOADS,
+    AccessDenied,
     Answer,
     Assistant,
     ContextOverflow,
     Filters,
     IngestError,
     LLMError,
+    NotSignedIn,
     RagError,
+    StoreUnavailable,
     UploadRejected,
+    User,
     discard_failed_uploads,
+    identify,
     save_upload,
 )
 from rag.server.models import (
@@ -49,6 +61,7 @@ from rag.server.models import (
     Health,
     HitOut,
     IngestOut,
+    Me,
     Problem,
     RetrieveRequest,
     RetrieveResponse,
@@ -65,8 +78,24 @@ def create_app(assistant: Assistant) -> FastAPI:
 
     @app.exception_handler(RagError)
     def rag_error(request: Request, error: RagError) -> JSONResponse:
-        status = 503 if isinstance(error, LLMError) else 400 if isinstance(error, ContextOverflow) else 500
+        status = (
+            401
+            if isinstance(error, NotSignedIn)
+            else 403
+            if isinstance(error, AccessDenied)
+            else 503
+            if isinstance(error, (LLMError, StoreUnavailable))
+            else 400
+            if isinstance(error, ContextOverflow)
+            else 500
+        )
         return JSONResponse({"error": {"type": type(error).__name__, "message": str(error)}}, status)
+
+    def current_user(request: Request) -> User | None:
+        client = request.client.host if request.client is not None else None
+        return identify(assistant.settings, request.headers, client)
+
+    signed_in = Depends(current_user)  # the user of each request (a default value: FastAPI's way)
 
     @app.exception_handler(ValueError)
     def bad_value(request: Request, error: ValueError) -> JSONResponse:
@@ -77,13 +106,22 @@ def create_app(assistant: Assistant) -> FastAPI:
         return Health(collection=assistant.settings.collection, chunks=assistant.count(),
                       backend=assistant.settings.llm_mode)  # fmt: skip
 
+    @app.get("/v1/me")
+    def me(user: User | None = signed_in) -> Me:
+        if user is None:
+            return Me(user=None, groups=[], restricted=False, can_write=True)
+        return Me(
+            user=user.id, groups=sorted(user.groups), restricted=True, can_write=assistant.can_write(user)
+        )
+
     @app.post("/v1/chat/completions", response_model=ChatResponse)
-    def chat(body: ChatRequest) -> Any:
+    def chat(body: ChatRequest, user: User | None = signed_in) -> Any:
         question, history = _conversation(body)
         options: dict[str, Any] = {
             "k": body.k,
             "temperature": body.temperature,
             "filters": Filters(sources=body.sources) if body.sources else None,
+            "user": user,
         }
         ident, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.model or "brightdocs"
         if not body.stream:
@@ -96,19 +134,20 @@ def create_app(assistant: Assistant) -> FastAPI:
         )
 
     @app.post("/v1/retrieve")
-    def retrieve(body: RetrieveRequest) -> RetrieveResponse:
+    def retrieve(body: RetrieveRequest, user: User | None = signed_in) -> RetrieveResponse:
         filters = Filters(sources=body.sources, file_types=body.file_types)
-        hits = assistant.retrieve(body.query, body.k, filters=filters)
+        hits = assistant.retrieve(body.query, body.k, filters=filters, user=user)
         return RetrieveResponse(hits=[HitOut.of(hit) for hit in hits])
 
     @app.get("/v1/documents")
-    def documents() -> DocumentList:
-        found = sorted(assistant.sources().items())
+    def documents(user: User | None = signed_in) -> DocumentList:
+        found = sorted(assistant.sources(user=user).items())
         return DocumentList(collection=assistant.settings.collection,
                             documents=[Document(source=s, chunks=n) for s, n in found])  # fmt: skip
 
     @app.post("/v1/documents")
-    def upload(files: list[UploadFile] = File(...)) -> IngestOut:  # noqa: B008 (FastAPI's way)
+    def upload(files: list[UploadFile] = File(...), user: User | None = signed_in) -> IngestOut:  # noqa: B008
+        assistant.check_writer(user)
         settings = assistant.settings
         saved, rejected = [], []
         for file in files:
@@ -119,7 +158,7 @@ def create_app(assistant: Assistant) -> FastAPI:
         if not saved:
             raise HTTPException(400, detail=[p.model_dump() for p in rejected])
         try:
-            report = assistant.ingest(settings.corpus_dir)
+            report = assistant.ingest(settings.corpus_dir, user=user)
         except IngestError as error:
             raise HTTPException(409, detail=str(error)) from error
         discard_failed_uploads(settings.corpus_dir, saved, report)
@@ -127,12 +166,13 @@ def create_app(assistant: Assistant) -> FastAPI:
         return IngestOut(added=report.added, updated=report.updated, deleted=report.deleted, failed=failed)
 
     @app.delete("/v1/documents/{source:path}")
-    def delete(source: str) -> IngestOut:
-        if source not in assistant.sources():
+    def delete(source: str, user: User | None = signed_in) -> IngestOut:
+        assistant.check_writer(user)
+        if source not in assistant.sources(user=user):
             raise HTTPException(
                 404, detail=f"{source} is not in collection {assistant.settings.collection!r}"
             )
-        removed = assistant.delete(source)
+        removed = assistant.delete(source, user=user)
         uploaded = assistant.settings.corpus_dir / source
         if source.startswith(f"{UPLOADS}/") and uploaded.is_file():
             uploaded.unlink()  # an uploaded file goes with its chunks (a corpus file stays: the next sync)

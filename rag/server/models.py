@@ -107,10 +107,14 @@ class HitOut(BaseModel):
     page: int | None
     score: float
     text: str
+    dense_score: float | None = None
+    keyword_score: float | None = None
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
-        return cls(chunk_id=hit.chunk_id, source=hit.source, page=hit.page, score=hit.score, text=hit.text)
+        return cls(chunk_id=hit.chunk_id, source=hit.source, page=hit.page, score=hit.score, text=hit.text,
+                   dense_score=hit.metadata.get("dense_score"),
+                   keyword_score=hit.metadata.get("keyword_score"))  # fmt: skip
 
 
 class RetrieveResponse(BaseModel):
@@ -147,3 +151,12 @@ class Health(BaseModel):
     collection: str
     chunks: int
     backend: str
+
+
+class Me(BaseModel):
+    """Who the request comes from (``user`` None: unrestricted single-user mode)."""
+
+    user: str | None
+    groups: list[str]
+    restricted: bool
+    can_write: bool

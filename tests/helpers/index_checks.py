@@ -10,7 +10,7 @@ from rag.index.collection import Index
 
 
 def stored(settings: Any) -> dict[str, Any]:
-    return Index(settings.index_dir, settings.collection).get(include=("documents", "metadatas"))
+    return Index.of(settings).get(include=("documents", "metadatas"))
 
 
 def assert_consistent(settings: Any, corpus: Path) -> None:
