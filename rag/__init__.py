@@ -45,6 +45,7 @@ _EXPORTS = {
     "User": "rag.core.access",
     "AccessRules": "rag.core.access",
     "identify": "rag.core.identity",
+    "RemoteAssistant": "rag.client",
     "from_claims": "rag.core.identity",
     "NotSignedIn": "rag.core.identity",
     "UPLOADS": "ingest.uploads",
@@ -96,6 +97,7 @@ __all__ = [
     "MissingExtra",
     "NotSignedIn",
     "RagError",
+    "RemoteAssistant",
     "Settings",
     "SettingsError",
     "StoreUnavailable",
@@ -141,6 +143,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from rag.answer.llm import LLM, BackendInfo, bundled_gguf, make_llm
     from rag.answer.retrieval import Filters
     from rag.api import Assistant
+    from rag.client import RemoteAssistant
     from rag.core.access import AccessRules, User
     from rag.core.errors import (
         AccessDenied,

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from ingest.sync import remove_document, sync_folder
+from ingest.uploads import discard_failed_uploads, save_upload
 from rag.answer.answering import Answerer, HistoryTurn, final_answer
 from rag.answer.llm import LLM, BackendInfo, make_llm
 from rag.answer.retrieval import CrossEncoderReranker, Filters, Reranker, Retriever
 from rag.core.access import User, can_write
-from rag.core.errors import AccessDenied
-from rag.core.schema import Answer, Hit, IngestReport
+from rag.core.errors import AccessDenied, UploadRejected
+from rag.core.schema import Answer, FileProblem, Hit, IngestReport
 from rag.core.settings import Settings, load_settings
 from rag.index.collection import Index
 from rag.index.embeddings import Embedder, make_embedder
@@ -154,6 +155,31 @@ class Assistant:
             )
             self.index.reopen()  # --reset drops the collection: reopen it
             return report
+
+    def upload(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        folder: str | Path | None = None,
+        user: User | None = None,
+    ) -> IngestReport:
+        """Save ``files`` ((name, content) pairs) under ``uploads/`` of ``folder`` (default:
+        ``corpus_dir``) and index them. A file refused before indexing (type, size, name) or that
+        cannot be indexed is in ``report.failed`` with the reason and is not kept on disk; the
+        others are indexed. ``user`` must be a writer (:class:`AccessDenied`)."""
+        self.check_writer(user)
+        root = Path(folder or self.settings.corpus_dir)
+        target = self.settings.model_copy(update={"corpus_dir": root})
+        saved, rejected = [], []
+        for name, data in files:
+            try:
+                saved.append(save_upload(target, name, data))
+            except UploadRejected as problem:
+                rejected.append(FileProblem(name, str(problem)))
+        report = self.ingest(root, user=user) if saved else IngestReport()
+        discard_failed_uploads(root, saved, report)
+        report.failed[:0] = rejected
+        return report
 
     def retrieve(
         self, question: str, k: int | None = None, *, filters: Filters | None = None, user: User | None = None

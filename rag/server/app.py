@@ -46,11 +46,8 @@ from rag import (
     NotSignedIn,
     RagError,
     StoreUnavailable,
-    UploadRejected,
     User,
-    discard_failed_uploads,
     identify,
-    save_upload,
 )
 from rag.server.models import (
     ChatRequest,
@@ -65,6 +62,7 @@ from rag.server.models import (
     Problem,
     RetrieveRequest,
     RetrieveResponse,
+    SyncRequest,
 )
 
 
@@ -147,23 +145,24 @@ def create_app(assistant: Assistant) -> FastAPI:
 
     @app.post("/v1/documents")
     def upload(files: list[UploadFile] = File(...), user: User | None = signed_in) -> IngestOut:  # noqa: B008
-        assistant.check_writer(user)
-        settings = assistant.settings
-        saved, rejected = [], []
-        for file in files:
-            try:
-                saved.append(save_upload(settings, file.filename or "", file.file.read()))
-            except UploadRejected as problem:
-                rejected.append(Problem(source=file.filename or "", reason=str(problem)))
-        if not saved:
-            raise HTTPException(400, detail=[p.model_dump() for p in rejected])
+        """Add documents (multipart ``files``): saved under ``uploads/`` of the corpus and indexed."""
         try:
-            report = assistant.ingest(settings.corpus_dir, user=user)
+            report = assistant.upload([(f.filename or "", f.file.read()) for f in files], user=user)
         except IngestError as error:
             raise HTTPException(409, detail=str(error)) from error
-        discard_failed_uploads(settings.corpus_dir, saved, report)
-        failed = rejected + [Problem(source=p.source, reason=p.reason) for p in report.failed]
-        return IngestOut(added=report.added, updated=report.updated, deleted=report.deleted, failed=failed)
+        if not (report.added or report.updated or report.unchanged):
+            raise HTTPException(400, detail=[Problem(source=p.source, reason=p.reason).model_dump()
+                                             for p in report.failed])  # fmt: skip
+        return IngestOut.of(report)
+
+    @app.post("/v1/sync")
+    def sync(body: SyncRequest, user: User | None = signed_in) -> IngestOut:
+        """Bring the index in line with the corpus folder (what `make ingest` does), for writers."""
+        try:
+            report = assistant.ingest(allow_mass_delete=body.allow_mass_delete, user=user)
+        except IngestError as error:
+            raise HTTPException(409, detail=str(error)) from error
+        return IngestOut.of(report)
 
     @app.delete("/v1/documents/{source:path}")
     def delete(source: str, user: User | None = signed_in) -> IngestOut:

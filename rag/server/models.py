@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag import Answer, Citation, Hit
+from rag import Answer, Citation, Hit, IngestReport
 
 
 class ChatMessage(BaseModel):
@@ -143,7 +143,18 @@ class IngestOut(BaseModel):
     updated: list[str] = []
     deleted: list[str] = []
     failed: list[Problem] = []
+    unchanged: list[str] = []
     chunks_removed: int = 0
+
+    @classmethod
+    def of(cls, report: IngestReport) -> IngestOut:
+        failed = [Problem(source=p.source, reason=p.reason) for p in report.failed]
+        return cls(added=report.added, updated=report.updated, deleted=report.deleted, failed=failed,
+                   unchanged=report.unchanged, chunks_removed=report.chunks_deleted)  # fmt: skip
+
+
+class SyncRequest(BaseModel):
+    allow_mass_delete: bool = Field(False, description="delete even when most documents' files are gone")
 
 
 class Health(BaseModel):
