@@ -5,7 +5,8 @@ Variants, each a real `python -m rag serve` process over the sample corpus:
   * server: the serving process asks a real `python -m llama_cpp.server` (llama-cpp-python's
     server handles one request at a time: it has no parallel slots);
   * local + ingestion: as local, while another process ingests a generated corpus into the same
-    collection.
+    collection;
+  * chroma server: as local, with the chunks in a real `chroma run` server (store_mode: server).
 For each: p50/p95 latency of a whole (non-streamed) answer, throughput and errors (must be 0).
 
 Usage:
@@ -122,8 +123,17 @@ def main() -> None:
         remote = {**env, "RAG_LLM_MODE": "openai", "RAG_LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1"}
         corpus = work / "more"
         generate(corpus, 60, 6)
+        chroma_port = free_port()
+        chroma_run = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(work / "chroma")]
+        heartbeat = f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat"
+        chroma = start([*chroma_run, "--port", str(chroma_port)], env, heartbeat)
+        shared = {**env, "RAG_STORE_MODE": "server", "RAG_CHROMA_URL": f"http://127.0.0.1:{chroma_port}",
+                  "RAG_INDEX_DIR": str(work / "replica")}  # fmt: skip
+        subprocess.run([sys.executable, "-m", "ingest", str(ROOT / "data" / "sample"), "--quiet"], cwd=ROOT,
+                       env=shared, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         for variant, variant_env, ingesting in (("local", env, False), ("server", remote, False),
-                                                ("local + ingestion", env, True)):  # fmt: skip
+                                                ("local + ingestion", env, True),
+                                                ("chroma server", shared, False)):  # fmt: skip
             port = free_port()
             api = start([sys.executable, "-m", "rag", "serve", "--port", str(port)], variant_env,
                         f"http://127.0.0.1:{port}/health")  # fmt: skip
@@ -143,8 +153,9 @@ def main() -> None:
                     ingestion.wait(timeout=900)
                 api.terminate()
                 api.wait(timeout=60)
-        llm_server.terminate()
-        llm_server.wait(timeout=60)
+        for helper in (llm_server, chroma):
+            helper.terminate()
+            helper.wait(timeout=60)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("| variant | users | requests | p50 s | p95 s | answers/s | errors |")
