@@ -310,7 +310,8 @@ class Index:
             return can_read(user, meta.get(ACCESS_KEY)) and view.allows(meta)
 
         key = (labels, tuple(sorted(view.pins.items())))
-        hits = keyword.search(query, k, sources, allowed=allowed, key=key)
+        unfiltered = user is None and not view.pins  # the whole index: no mask to build
+        hits = keyword.search(query, k, sources, allowed=None if unfiltered else allowed, key=key)
         alive = self.store.existing(
             [h.chunk_id for h in hits], state.all_of(chroma_where(user), view.where())
         )
