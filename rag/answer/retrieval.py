@@ -143,18 +143,18 @@ class Retriever:
         sources = self._allowed_sources(filters)
         if sources is not None and not sources:
             return []
-        if vector is None and mode != "keyword":
-            vector = self.embedder.embed([query])[0]
         for attempt in range(READS):  # again when the index changed while we read it
             view = self.index.view()
-            keyword = self.index.keyword(view) if mode != "dense" else None
-            use_dense = mode != "keyword" or keyword is None
-            dense = self._dense(pool, sources, vector, user, view) if use_dense else []
-            lexical = (
+            found = (
                 self.index.keyword_search(query, pool, sources, user=user, view=view)
-                if keyword is not None
-                else []
+                if mode != "dense"
+                else None
             )
+            use_dense = mode != "keyword" or found is None  # keyword mode without a keyword index: dense
+            if use_dense and vector is None:
+                vector = self.embedder.embed([query])[0]
+            dense = self._dense(pool, sources, vector, user, view) if use_dense else []
+            lexical = found or []
             if attempt + 1 == READS or self.index.view().version == view.version:
                 break
         if mode == "dense" or not lexical:

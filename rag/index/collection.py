@@ -29,7 +29,7 @@ Example::
     index.mark_changing()
     index.upsert(chunks, vectors)
     index.refresh_keyword()
-    hits = index.dense(vector, k=5) + index.keyword_search("SEC-4012", k=5)
+    hits = index.dense(vector, k=5) + (index.keyword_search("SEC-4012", k=5) or [])
     mine = index.dense(vector, k=5, user=User.of("alice", ["hr"]))
 """
 
@@ -124,11 +124,7 @@ class Index:
         if user is None and view is None:
             return self.store.sources()
         view = view if view is not None else self.view()
-        counts: dict[str, int] = {}
-        for meta in self.get(where=state.all_of(chroma_where(user), view.where()))["metadatas"]:
-            source = str(meta.get("source", ""))
-            counts[source] = counts.get(source, 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(self.store.sources(state.all_of(chroma_where(user), view.where())).items()))
 
     def get(
         self, where: dict[str, Any] | None = None, include: Sequence[str] = ("metadatas",)
@@ -296,14 +292,15 @@ class Index:
         *,
         user: User | None = None,
         view: View | None = None,
-    ) -> list[Hit]:
+    ) -> list[Hit] | None:
         """Chunks ranked by BM25 (only those of ``sources`` when given) among those ``user`` may
-        read and ``view`` shows; [] without a keyword index. The filter is applied before ranking;
-        the hits are then checked against Chroma (a keyword copy can be older than the store)."""
+        read and ``view`` shows; None without a keyword index. The filter is applied before
+        ranking; the hits are then checked against Chroma (a keyword copy can be older than the
+        store)."""
         view = view if view is not None else self.view()
         keyword = self.keyword(view)
         if keyword is None:
-            return []
+            return None
         labels = user.labels if user is not None else None
 
         def allowed(meta: Mapping[str, Any]) -> bool:

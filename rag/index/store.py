@@ -202,10 +202,10 @@ class ChromaStore:
                 return found
             offset += PAGE
 
-    def sources(self) -> dict[str, int]:
-        """Chunk count per source path, read from the stored metadata."""
+    def sources(self, where: dict[str, Any] | None = None) -> dict[str, int]:
+        """Chunk count per source path (of the chunks ``where`` selects), read from the stored metadata."""
         counts: dict[str, int] = {}
-        for meta in self.get(include=["metadatas"])["metadatas"]:
+        for meta in self.get(where, include=["metadatas"])["metadatas"]:
             counts[str(meta["source"])] = counts.get(str(meta["source"]), 0) + 1
         return counts
 
