@@ -47,7 +47,10 @@ class RemoteAssistant:
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     # --- calls --------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, user: User | None = None, **options: Any) -> Any:
+    def _call(
+        self, method: str, path: str, user: User | None = None, ok: tuple[int, ...] = (), **options: Any
+    ) -> Any:
+        """The JSON of a successful reply (or of one whose status is in ``ok``); errors raised."""
         import httpx
 
         try:
@@ -56,7 +59,8 @@ class RemoteAssistant:
             raise LLMError(
                 f"the HTTP API {self.url} did not answer ({error}): is `make serve` running?"
             ) from error
-        _raise_for(response)
+        if response.status_code not in ok:
+            _raise_for(response)
         return response.json()
 
     def count(self) -> int:
@@ -128,17 +132,12 @@ class RemoteAssistant:
         folder: str | Path | None = None,
         user: User | None = None,
     ) -> IngestReport:
-        """Send files to the API's corpus (``folder`` is the API's: ignored here)."""
-        import httpx
-
-        try:
-            found = self._call("POST", "/v1/documents", user, files=[("files", (n, d)) for n, d in files])
-        except IngestError as error:
-            if "\\n" in str(error) or not str(error).startswith("["):
-                raise
-            found = {"failed": json.loads(str(error))}
-        except httpx.HTTPError as error:  # pragma: no cover (transport errors are LLMError above)
-            raise IngestError(str(error)) from error
+        """Send files to the API's corpus (``folder`` is the API's: ignored here). None indexed
+        (400) comes back as a report whose ``failed`` says why."""
+        sent = [("files", (name, data)) for name, data in files]
+        found = self._call("POST", "/v1/documents", user, ok=(400,), files=sent)
+        if isinstance(found.get("detail"), list):  # 400: every file refused, each with its reason
+            found = {"failed": found["detail"]}
         return _report(found)
 
     def ingest(

@@ -1,0 +1,52 @@
+"""RemoteAssistant (the chat's ``api_url``) against the real FastAPI app over real Chroma with the
+shipped fakes: documents, streamed answers with citations, uploads (good and refused), deletes, and
+the user passed on as proxy headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag import AccessDenied, Answer, Assistant, RemoteAssistant, User, create_app
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def remote(make_settings: Any, sample_copy: Path) -> RemoteAssistant:
+    settings = make_settings(llm_mode="fake", embedding_backend="hash", corpus_dir=sample_copy, auth="proxy",
+                             trusted_proxies=["10.0.0.0/8"], writer_groups=["editors"],
+                             access_rules={"it_security_policy.pdf": ["it"]})  # fmt: skip
+    assistant = Assistant(settings)
+    assistant.ingest()
+    client = RemoteAssistant(settings.model_copy(update={"api_url": "http://api.test"}))
+    client._http = TestClient(create_app(assistant), base_url="http://api.test", client=("10.0.0.9", 1))
+    return client
+
+
+def test_the_chat_sees_what_the_api_lets_its_user_see(remote: RemoteAssistant) -> None:
+    it, staff = User.of("ivan", ["it", "editors"]), User.of("rita", ["staff"])
+    assert "it_security_policy.pdf" in remote.sources(user=it)
+    assert "it_security_policy.pdf" not in remote.sources(user=staff) and remote.sources(user=staff)
+    assert remote.can_write(it) and not remote.can_write(staff)
+    pieces = list(remote.stream("How long are backups retained?", user=it))
+    answer = pieces[-1]
+    assert isinstance(answer, Answer) and answer.citations and all(isinstance(p, str) for p in pieces[:-1])
+    assert all(c.source != "it_security_policy.pdf" for c in remote.ask("How long are backups retained?",
+                                                                       user=staff).citations)  # fmt: skip
+
+
+def test_uploads_and_deletes_go_through_the_api(remote: RemoteAssistant) -> None:
+    editor, reader = User.of("ed", ["editors", "it"]), User.of("rita", ["staff"])
+    report = remote.upload([("parking.md", b"# Parking\n\nThe gate code is 4471.\n")], user=editor)
+    assert report.added == ["uploads/parking.md"] and not report.failed
+    refused = remote.upload([("tool.exe", b"MZ...")], user=editor)
+    assert not refused.added and refused.failed and refused.failed[0].source == "tool.exe"
+    with pytest.raises(AccessDenied, match="writer_groups"):
+        remote.upload([("x.md", b"# X\n\ntext\n")], user=reader)
+    assert remote.delete("uploads/parking.md", user=editor) > 0
+    assert "uploads/parking.md" not in remote.sources(user=editor)
+    assert remote.ingest(user=editor).unchanged
