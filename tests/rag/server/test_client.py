@@ -23,7 +23,8 @@ def remote(make_settings: Any, sample_copy: Path) -> RemoteAssistant:
     assistant = Assistant(settings)
     assistant.ingest()
     client = RemoteAssistant(settings.model_copy(update={"api_url": "http://api.test"}))
-    client._http = TestClient(create_app(assistant), base_url="http://api.test", client=("10.0.0.9", 1))
+    app = TestClient(create_app(assistant), base_url="http://api.test", client=("10.0.0.9", 1))
+    client._http = app  # type: ignore[assignment]  # the same calls, without a socket
     return client
 
 
