@@ -20,6 +20,8 @@ OFFICE_TYPES = {".docx", ".pptx", ".xlsx"}
 # An office file that inflates more than this many times its size is treated as a zip bomb;
 # real documents stay far below (text XML compresses roughly 5-20x).
 MAX_COMPRESSION_RATIO = 200
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # a Compound File: old binary Office, or encrypted OOXML
+ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")  # the stream an encrypted OOXML package holds
 
 
 class UnusableFile(Exception):
@@ -75,7 +77,7 @@ def check_office_archive(path: Path, size: int, settings: Settings) -> None:
     """DOCX/PPTX/XLSX are zip archives: refuse non-archives and archives that expand too far."""
     kind = path.suffix.lower().lstrip(".").upper()
     if not zipfile.is_zipfile(path):
-        raise UnusableFile(f"not a valid {kind} file: it is not a zip archive")
+        raise UnusableFile(_not_zip_reason(path, kind))
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -91,3 +93,20 @@ def check_office_archive(path: Path, size: int, settings: Settings) -> None:
     names = {member.filename for member in members}
     if "[Content_Types].xml" not in names:
         raise UnusableFile(f"not a valid {kind} file: zip archive without Office content types")
+
+
+def _not_zip_reason(path: Path, kind: str) -> str:
+    """Why an Office file is not a zip archive: password-protected (Office wraps the encrypted
+    package in a Compound File with an ``EncryptionInfo`` stream), an old binary file renamed, or
+    something else."""
+    with path.open("rb") as handle:
+        data = handle.read(4 * 1024 * 1024)
+    if data.startswith(OLE_MAGIC):
+        if ENCRYPTED_STREAM in data:
+            return f"password-protected {kind} file: remove the password (save it without one) to index it"
+        old = {"DOCX": ".doc", "PPTX": ".ppt", "XLSX": ".xls"}.get(kind, "binary")
+        return (
+            f"not a valid {kind} file: it is an old binary Office file ({old}) named {path.suffix}: "
+            f"save it as {kind} to index it"
+        )
+    return f"not a valid {kind} file: it is not a zip archive"

@@ -338,10 +338,39 @@ class _Builder:
         self.state.lines, self.state.tokens = [], 0
         header, body = lines[0], lines[1:]
         group: list[str] = []
-        for line in body or [""]:
+        for number, line in enumerate(body or [""], start=1):
             candidate = "\n".join([*lead, header, *group, line])
             if group and self.chunker.tokens(candidate) > budget:
                 self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True, None))
                 group, lead = [], []
+            if not group and self.chunker.tokens("\n".join([*lead, header, line])) > budget:
+                for part in self._wide_row(rows[0], rows[number] if number < len(rows) else [line], budget):
+                    self.pieces.append(("\n".join([*lead, part]), self.snapshot(), True, None))
+                    lead = []
+                continue
             group.append(line)
-        self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True, None))
+        if group or lead:
+            self.pieces.append(("\n".join([*lead, header, *group]), self.snapshot(), True, None))
+
+    def _wide_row(self, header: list[str], row: list[str], budget: int) -> list[str]:
+        """A row too long for one chunk, in slices of whole cells: each slice is the header's and
+        the row's cells for the same columns, the first column (the row's label) repeated, so no
+        figure is cut and each keeps its column name."""
+        header = header + [""] * (len(row) - len(header))
+        slices: list[str] = []
+        start = 1
+        while start < len(row):
+            end = start + 1
+            while end < len(row):
+                trial = self._slice(header, row, start, end + 1)
+                if self.chunker.tokens(trial) > budget:
+                    break
+                end += 1
+            slices.append(self._slice(header, row, start, end))
+            start = end
+        return slices or [self._slice(header, row, 0, len(row))]
+
+    @staticmethod
+    def _slice(header: list[str], row: list[str], start: int, end: int) -> str:
+        columns = [0, *range(start, end)] if start > 0 else list(range(start, end))
+        return "\n".join(CELL_SEPARATOR.join(cells[k] for k in columns) for cells in (header, row))

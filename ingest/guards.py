@@ -16,7 +16,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -211,3 +215,34 @@ def attachments(path: Path) -> list[Attachment]:
         if isinstance(data, bytes):
             found.append(Attachment(name, data))
     return found
+
+
+STRICT_NAMESPACE = re.compile(rb"http://purl\.oclc\.org/ooxml/(\w+)/(\w+)")
+
+
+@contextlib.contextmanager
+def transitional_if_strict(path: Path) -> Iterator[tuple[Path, bool]]:
+    """An Office file in "Strict Open XML" (ISO/IEC 29500 strict namespaces, which python-docx and
+    openpyxl do not know: a strict workbook reads as having no sheets) as a temporary copy with the
+    transitional namespaces; other files as they are. Yields the path to read and whether it was
+    converted."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+        main = next(
+            (n for n in names if n.endswith(("workbook.xml", "document.xml", "presentation.xml"))), ""
+        )
+        strict = b"purl.oclc.org/ooxml" in types + (archive.read(main)[:4096] if main else b"")
+        if not strict:
+            yield path, False
+            return
+        with tempfile.TemporaryDirectory(prefix="strict-") as folder:
+            target = Path(folder) / path.name
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+                for info in archive.infolist():
+                    data = archive.read(info)
+                    if info.filename.endswith((".xml", ".rels")):
+                        data = STRICT_NAMESPACE.sub(rb"http://schemas.openxmlformats.org/\1/2006/\2", data)
+                        data = data.replace(b' conformance="strict"', b"")
+                    out.writestr(info, data)
+            yield target, True

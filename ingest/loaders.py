@@ -1,9 +1,9 @@
 """Parse a file into structural blocks (titles, text, tables) with page numbers, via unstructured.
 
-unstructured does the partitioning and element classification for every format; PDFs are read
-with pdfminer's text layer (what unstructured's "fast" strategy does) so the default install needs
-no layout models, and ``pdf_strategy: hi_res`` hands them to unstructured's layout/OCR pipeline
-when the ``ocr`` extra is installed.
+unstructured does the partitioning and element classification for every other format; PDFs are
+read page by page from their text layer by :mod:`ingest.pdf` (pdfplumber, with PDFium and pypdf
+for pages it cannot read), so the default install needs no layout models, and ``pdf_strategy:
+hi_res`` hands them to unstructured's layout/OCR pipeline when the ``ocr`` extra is installed.
 
 Example::
 
@@ -14,45 +14,28 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import importlib
 import io
 import os
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ingest import fast, guards
 from ingest.checks import UnusableFile, check_file
+from ingest.document import Block, BlockKind, ParsedDocument, title_from_name
 from ingest.fast.narrative import NLP_USERS
+from ingest.pdf import parse_pdf
 from rag.core.settings import Settings
 
-BlockKind = Literal["title", "text", "table"]
+__all__ = ["Block", "BlockKind", "ParsedDocument", "UnusableFile", "parse_file", "warm_up_parsers"]
+
 TEXT_TYPES = {".txt", ".md", ".html", ".htm", ".csv"}
 PAGED_TYPES = {".pdf", ".pptx"}
 MAX_ATTACHMENT_DEPTH = 2  # an e-mail attached to an e-mail is read; one level deeper is not
-
-
-@dataclass(slots=True)
-class Block:
-    """One structural piece of a document. Tables keep their rows (first row = header)."""
-
-    kind: BlockKind
-    text: str
-    page: int | None = None
-    depth: int = 0
-    rows: list[list[str]] | None = None
-
-
-@dataclass(slots=True)
-class ParsedDocument:
-    """What a file holds, in reading order, plus non-fatal notes about how it was read."""
-
-    title: str
-    blocks: list[Block]
-    warnings: list[str] = field(default_factory=list)
 
 
 def quiet_third_parties() -> None:
@@ -75,9 +58,7 @@ def parse_file(path: Path, settings: Settings, _depth: int = 0) -> ParsedDocumen
     warnings: list[str] = []
     if suffix == ".pdf":
         document = (
-            _parse_pdf_fast(path)
-            if settings.pdf_strategy == "fast"
-            else _parse_pdf_unstructured(path, settings)
+            parse_pdf(path) if settings.pdf_strategy == "fast" else _parse_pdf_unstructured(path, settings)
         )
     elif suffix in TEXT_TYPES:
         text = _decode_text(path, warnings)
@@ -92,8 +73,8 @@ def parse_file(path: Path, settings: Settings, _depth: int = 0) -> ParsedDocumen
             elements = _partition_text_type(read_as, text, settings.languages)
         document = _from_elements(elements, read_as, path)
     elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
-        with fast.trimmed_if_fast(settings, suffix):
-            elements = _partition_binary(suffix, path, settings.languages)
+        with _readable_office(path, suffix, warnings) as readable, fast.trimmed_if_fast(settings, suffix):
+            elements = _partition_binary(suffix, readable, settings.languages)
         document = _from_elements(elements, suffix, path)
         if suffix == ".xlsx":
             _keep_unsaved_formulas(path, document)
@@ -113,8 +94,8 @@ def warm_up_parsers(suffixes: list[str]) -> None:
     quiet_third_parties()
     for suffix in suffixes:
         if suffix == ".pdf":
-            importlib.import_module("pdfminer.high_level")
-            importlib.import_module("pypdf")
+            for module in ("pdfplumber", "pypdfium2", "pypdf"):
+                importlib.import_module(module)
         elif suffix in PARTITIONERS:
             _partitioner(suffix)
     if set(suffixes) & NLP_USERS:
@@ -126,8 +107,27 @@ def warm_up_parsers(suffixes: list[str]) -> None:
 # --- text encodings --------------------------------------------------------------------------
 
 
+BYTE_ORDER_MARKS = (  # longest first: UTF-32's little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode_text(path: Path, warnings: list[str]) -> str:
     data = path.read_bytes()
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise UnusableFile(
+                    f"not text: it starts with a {encoding.upper()} byte-order mark but "
+                    f"does not decode as {encoding.upper()} ({error.reason})"
+                ) from error
+            warnings.append(f"not UTF-8: read as {encoding.upper()} (byte-order mark)")
+            return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -182,6 +182,26 @@ def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[A
         raise UnusableFile(f"unreadable CSV: {error}") from error
 
 
+@contextlib.contextmanager
+def _readable_office(path: Path, suffix: str, warnings: list[str]) -> Iterator[Path]:
+    """``path``, or a transitional copy of a Strict Open XML file (:func:`guards.transitional_if_strict`)."""
+    if suffix == ".eml":
+        yield path
+        return
+    try:
+        converted = guards.transitional_if_strict(path)
+        readable, strict = converted.__enter__()
+    except Exception:  # the partitioner reports what is wrong with the archive
+        yield path
+        return
+    try:
+        if strict:
+            warnings.append("Strict Open XML: read after mapping its namespaces to the usual ones")
+        yield readable
+    finally:
+        converted.__exit__(None, None, None)
+
+
 def _partition_binary(suffix: str, path: Path, languages: list[str]) -> list[Any]:
     # e-mail attachments are read by _add_attachments, with the checks every file gets
     options = {"process_attachments": False} if suffix == ".eml" else {}
@@ -227,7 +247,7 @@ def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocume
             title = title or text
         else:
             blocks.append(Block("text", text, page))
-    return ParsedDocument(title=title or _title_from_name(path), blocks=blocks)
+    return ParsedDocument(title=title or title_from_name(path), blocks=blocks)
 
 
 def _keep_unsaved_formulas(path: Path, document: ParsedDocument) -> None:
@@ -311,76 +331,21 @@ def _table_rows(html: str) -> list[list[str]]:
     return rows
 
 
-def _title_from_name(path: Path) -> str:
-    return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
+# --- PDF through unstructured (hi_res / ocr_only) -----------------------------------------------
 
 
-# --- PDF ---------------------------------------------------------------------------------------
-
-
-def _open_pdf_checked(path: Path) -> Any:
+def _parse_pdf_unstructured(path: Path, settings: Settings) -> ParsedDocument:
+    strategy = settings.pdf_strategy
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnusableFile("password-protected PDF: remove the password to index it")
-        _ = len(reader.pages)
-    except UnusableFile:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
-        raise UnusableFile(f"damaged PDF: {error}") from error
-    return reader
-
-
-def _parse_pdf_fast(path: Path) -> ParsedDocument:
-    """Text layer via pdfminer, one block per text box; font size tells headings from body."""
-    from pdfminer.high_level import extract_pages
-    from pdfminer.layout import LTChar, LTTextContainer
-    from unstructured.cleaners.core import clean_bullets
-    from unstructured.partition.text_type import is_bulleted_text
-
-    reader = _open_pdf_checked(path)
-    meta_title = ((reader.metadata or {}).get("/Title") or "").strip()
-    boxes: list[tuple[int, str, float]] = []
-    try:
-        for page_number, page in enumerate(extract_pages(str(path)), start=1):
-            for box in page:
-                if not isinstance(box, LTTextContainer):
-                    continue
-                text = " ".join(box.get_text().split())
-                sizes = [char.size for line in box for char in line if isinstance(char, LTChar)]
-                if text:
-                    boxes.append((page_number, text, max(sizes, default=0.0)))
     except UnusableFile:
         raise
     except Exception as error:
         raise UnusableFile(f"damaged PDF: {type(error).__name__}: {error}") from error
-    if not boxes:
-        raise UnusableFile("no text layer: scanned? enable OCR (pdf_strategy: hi_res, extra 'ocr')")
-    body_size = Counter(round(size) for _, text, size in boxes for _ in text).most_common(1)[0][0]
-    heading_sizes = sorted(
-        {round(s) for _, t, s in boxes if _looks_like_heading(t, s, body_size)}, reverse=True
-    )
-    blocks = []
-    for page_number, text, size in boxes:
-        if _looks_like_heading(text, size, body_size):
-            blocks.append(Block("title", text, page_number, heading_sizes.index(round(size))))
-        else:
-            bullet = is_bulleted_text(text)  # unstructured's bullet rule, without its spaCy heuristics
-            blocks.append(Block("text", f"- {clean_bullets(text)}" if bullet else text, page_number))
-    title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
-    return ParsedDocument(title=title or _title_from_name(path), blocks=blocks)
-
-
-def _looks_like_heading(text: str, size: float, body_size: float) -> bool:
-    return size >= body_size * 1.15 and len(text) <= 120 and not text.endswith(".")
-
-
-def _parse_pdf_unstructured(path: Path, settings: Settings) -> ParsedDocument:
-    strategy = settings.pdf_strategy
-    _open_pdf_checked(path)
     try:
         from unstructured.partition.pdf import partition_pdf
     except ImportError as error:

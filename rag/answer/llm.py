@@ -134,6 +134,44 @@ def make_llm(settings: Settings) -> LLM:
     return LlamaCppLLM(settings)
 
 
+def cpu_has_amx(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU lists Intel AMX (``amx_int8`` or ``amx_tile`` in /proc/cpuinfo's flags)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+    return bool(flags & {"amx_int8", "amx_tile"})
+
+
+def extra_buffers_on(setting: str, cpuinfo: str | None = None) -> bool:
+    """``llama_extra_buffers`` resolved: auto is off on AMX CPUs (llama.cpp's AMX path crashes)."""
+    return setting == "on" or (setting == "auto" and not cpu_has_amx(cpuinfo))
+
+
+@contextlib.contextmanager
+def _extra_buffers(llama_cpp: Any, setting: str) -> Iterator[None]:
+    """Load with ``use_extra_bufts`` off where :func:`extra_buffers_on` says so. ``Llama(...)`` does
+    not take the parameter, so its source of default model parameters is wrapped while it loads."""
+    if extra_buffers_on(setting):
+        yield
+        return
+    module = llama_cpp.llama_cpp
+    original = module.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    module.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = original
+
+
 class LlamaCppLLM:
     """A GGUF model run in this process by llama-cpp-python (CPU, or GPU with ``n_gpu_layers``).
 
@@ -161,7 +199,7 @@ class LlamaCppLLM:
         self.settings = settings
         log: list[str] = []
         try:
-            with _capture_llama_log(llama_cpp, log):
+            with _capture_llama_log(llama_cpp, log), _extra_buffers(llama_cpp, settings.llama_extra_buffers):
                 self.model = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=settings.n_ctx,

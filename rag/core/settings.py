@@ -263,6 +263,11 @@ class Settings(BaseSettings):
         ge=-1,
         description="Layers offloaded to the GPU (-1 = all); needs a GPU build (make setup GPU=cuda).",
     )
+    llama_extra_buffers: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="llama.cpp's extra CPU buffer types (AMX/repack). auto: off on CPUs with AMX, where "
+        "llama.cpp 0.3.36 crashes on the first token (ggml-org/llama.cpp #20824), on elsewhere.",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
     max_tokens: int = Field(64, ge=1, description="Most tokens generated per answer.")
     seed: int = Field(0, description="Sampling seed (reproducible answers).")

@@ -1,0 +1,587 @@
+"""Read a PDF's text layer page by page: lines rebuilt from character positions, table rows kept
+whole with their column headers, two-column pages read column by column.
+
+pdfplumber (pdfminer's characters, no layout analysis) gives every word with its position and font
+size, text inside figures and bare lines included. A page is then read as lines (words on one
+baseline), a line as cells (runs of words split at wide gaps), and runs of lines that end in
+numbers as tables: each row keeps its label and its figures, one cell per column, and the header
+lines above them are assigned to the columns they stand over. That is what a financial statement
+needs: "Research and development | 2,294 | 1,945" with "Three Months Ended October 29, 2023" over
+the first figure, in one chunk.
+
+Every page degrades on its own: a page pdfplumber cannot read (a broken colour space, an unknown
+font), or where it finds much less text than PDFium (fonts without a Unicode map, rotated or
+vertical text), is read with PDFium's plain text, then with pypdf; the document keeps its other
+pages and a warning names the pages and the reason. "damaged PDF" is said only when no reader can
+open the file.
+
+Example::
+
+    document = parse_pdf(Path("reports/2023 Q3 NVDA.pdf"))
+    tables = [block for block in document.blocks if block.kind == "table"]
+    print(tables[0].page, tables[0].rows[:2])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.checks import UnusableFile
+from ingest.document import Block, ParsedDocument, title_from_name
+
+CELL_GAP_EM = 1.0  # a gap wider than this many font sizes separates two cells of a line
+COLUMN_TOLERANCE = 8.0  # points: right edges of figures in one column differ by less than this
+MIN_TABLE_ROWS = 2
+MAX_HEADER_LINES = 6
+CURRENCY = {"$", "€", "£", "¥"}
+
+NUMBER = re.compile(r"^[\s$€£¥(]*[-–—+]?[\d.,]*\d[\d.,]*\s*[)%]*\s*(?:[xX]|bps|pts)?$")
+DASH = re.compile(r"^[\s$]*[-–—]+[\s)]*$")
+LEADER = re.compile(r"^[.\s·…_]{4,}$")
+YEAR_OR_DATE = re.compile(
+    r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|November"
+    r"|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b|\b(Ended|Months|Weeks|Quarter|Year"
+    r"|Q[1-4]|FY)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class Cell:
+    text: str
+    x0: float
+    x1: float
+
+    @property
+    def numeric(self) -> bool:
+        return bool(NUMBER.match(self.text) or DASH.match(self.text))
+
+
+@dataclass(slots=True)
+class Line:
+    top: float
+    bottom: float
+    size: float
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(cell.text for cell in self.cells)
+
+    @property
+    def figures(self) -> list[Cell]:
+        return [cell for cell in self.cells if cell.numeric]
+
+    @property
+    def is_row(self) -> bool:
+        """A table row: a label and figures, or several figures (years alone are a header)."""
+        figures = self.figures
+        if not figures or all(_is_year(cell.text) for cell in figures):
+            return False
+        return len(figures) >= 2 or (len(self.cells) >= 2 and not self.cells[0].numeric)
+
+
+def _is_year(text: str) -> bool:
+    return bool(re.fullmatch(r"\s*(19|20)\d\d\s*", text))
+
+
+@dataclass(slots=True)
+class PageRead:
+    """How one page was read: ``how`` is layout, pdfium, pypdf or empty."""
+
+    number: int
+    blocks: list[Block]
+    how: str
+    reason: str = ""
+
+
+def parse_pdf(path: Path) -> ParsedDocument:
+    """Read ``path`` page by page; raise :class:`UnusableFile` when no page has text or no reader
+    can open it."""
+    meta_title = _check_encryption_and_title(path)
+    pdfium = _open_pdfium(path)
+    plumber, plumber_error = _open_plumber(path)
+    if pdfium is None and plumber is None:
+        _read_with_pypdf_or_fail(path, plumber_error)
+    try:
+        count = len(plumber.pages) if plumber is not None else len(pdfium)  # type: ignore[arg-type]
+        pages = [_read_page(number, plumber, pdfium, path) for number in range(1, count + 1)]
+    finally:
+        if plumber is not None:
+            with contextlib.suppress(Exception):
+                plumber.close()
+        if pdfium is not None:
+            with contextlib.suppress(Exception):
+                pdfium.close()
+    blocks = [block for page in pages for block in page.blocks]
+    if not blocks:
+        raise UnusableFile("no text layer: scanned? enable OCR (pdf_strategy: hi_res, extra 'ocr')")
+    _mark_headings(blocks)
+    title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
+    return ParsedDocument(title=title or title_from_name(path), blocks=blocks, warnings=_page_warnings(pages))
+
+
+# --- opening -----------------------------------------------------------------------------------
+
+
+def _check_encryption_and_title(path: Path) -> str:
+    """The document's title from its metadata; password-protected files are refused by name."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnusableFile("password-protected PDF: remove the password to index it")
+        return str((reader.metadata or {}).get("/Title") or "").strip()
+    except UnusableFile:
+        raise
+    except Exception:  # the other readers decide whether it is readable
+        return ""
+
+
+def _open_pdfium(path: Path) -> Any:
+    try:
+        import pypdfium2
+
+        return pypdfium2.PdfDocument(str(path))
+    except Exception as error:
+        if "password" in str(error).lower():
+            raise UnusableFile("password-protected PDF: remove the password to index it") from error
+        return None
+
+
+def _open_plumber(path: Path) -> tuple[Any, str]:
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    try:
+        import pdfplumber
+
+        document = pdfplumber.open(str(path))
+        _ = len(document.pages)
+        return document, ""
+    except Exception as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _read_with_pypdf_or_fail(path: Path, plumber_error: str) -> None:
+    from pypdf import PdfReader
+
+    try:
+        _ = len(PdfReader(str(path)).pages)
+    except Exception as error:
+        raise UnusableFile(f"damaged PDF: no reader can open it ({type(error).__name__}: {error})") from error
+    if plumber_error:  # pypdf opens it: pages are read with pypdf below
+        return
+
+
+# --- one page ------------------------------------------------------------------------------------
+
+
+def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
+    """The page laid out from PDFium's characters; where PDFium fails, from pdfminer's (through
+    pdfplumber); where the text is not upright, PDFium's plain text; then pypdf's."""
+    reasons = []
+    for name, reader in (("PDFium", pdfium), ("pdfminer", plumber)):
+        if reader is None:
+            continue
+        try:
+            page = reader[number - 1] if name == "PDFium" else reader.pages[number - 1]
+            words, width = _pdfium_words(page) if name == "PDFium" else _plumber_words(page)
+        except Exception as error:
+            reasons.append(f"{name}: {type(error).__name__}: {str(error)[:100]}")
+            continue
+        upright = [w for w in words if w["upright"]]
+        if sum(len(w["text"]) for w in upright) < 0.5 * sum(len(w["text"]) for w in words):
+            reasons.append("rotated or vertical text")
+            break
+        blocks: list[Block] = []
+        for run in _reading_order(_lines(upright), _column_gutter(_lines(upright), width)):
+            blocks.extend(_blocks(run, number))
+        return PageRead(number, blocks, "layout" if blocks else "empty", "; ".join(reasons))
+    reason = "; ".join(reasons)
+    text = _pdfium_text(pdfium, number)
+    if text and text.strip():
+        return PageRead(number, _plain_blocks(text, number), "pdfium", reason)
+    text = _pypdf_text(path, number)
+    if text.strip():
+        return PageRead(number, _plain_blocks(text, number), "pypdf", reason)
+    return PageRead(number, [], "empty", reason)
+
+
+def _pdfium_words(page: Any) -> tuple[list[dict[str, Any]], float]:
+    """Words from PDFium's characters (boxes in points from the top, font size, upright or not),
+    with the page's own rotation applied."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    width, height = page.get_size()
+    rotation = page.get_rotation()
+    textpage = page.get_textpage()
+    handle = textpage.raw
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    words: list[dict[str, Any]] = []
+    word: dict[str, Any] | None = None
+    for k in range(raw.FPDFText_CountChars(handle)):
+        code = raw.FPDFText_GetUnicode(handle, k)
+        char = chr(code) if 0 < code < 0x110000 else ""
+        if not char or char.isspace() or code == 0xFFFE:
+            word = None
+            continue
+        raw.FPDFText_GetCharBox(handle, k, left, right, bottom, top)
+        x0, x1, y0, y1 = _rotated(left.value, right.value, bottom.value, top.value, width, height, rotation)
+        size = raw.FPDFText_GetFontSize(handle, k) or (y1 - y0)
+        upright = _upright(raw.FPDFText_GetCharAngle(handle, k), rotation)
+        if (
+            word is not None
+            and abs(y0 - word["top"]) <= 0.5 * size
+            and -0.5 * size <= x0 - word["x1"] <= 0.25 * size
+        ):
+            word["text"] += char
+            word["x1"] = max(word["x1"], x1)
+            word["bottom"] = max(word["bottom"], y1)
+            word["size"] = max(word["size"], size)
+        else:
+            word = {
+                "text": char,
+                "x0": x0,
+                "x1": x1,
+                "top": y0,
+                "bottom": y1,
+                "size": size,
+                "upright": upright,
+            }
+            words.append(word)
+    page_width = height if rotation in (90, 270) else width
+    return words, float(page_width)
+
+
+def _upright(angle: float, rotation: int) -> bool:
+    """Whether a character at ``angle`` (radians, PDF space; -1 unknown) reads left to right on a
+    page displayed at ``rotation`` degrees."""
+    if angle < 0:
+        return True
+    degrees = math.degrees(angle) % 360
+    return any(min(abs(degrees - r), 360 - abs(degrees - r)) < 10 for r in (rotation % 360, -rotation % 360))
+
+
+def _rotated(
+    left: float, right: float, bottom: float, top: float, width: float, height: float, rotation: int
+) -> tuple[float, float, float, float]:
+    """A box in PDF space (origin bottom left) as x0, x1, top, bottom of the page as displayed."""
+    if rotation == 90:
+        return bottom, top, left, right
+    if rotation == 180:
+        return width - right, width - left, bottom, top
+    if rotation == 270:
+        return height - top, height - bottom, width - right, width - left
+    return left, right, height - top, height - bottom
+
+
+def _plumber_words(page: Any) -> tuple[list[dict[str, Any]], float]:
+    words = page.extract_words(x_tolerance=1.5, y_tolerance=3, extra_attrs=["size", "upright"])
+    return words, float(page.width)
+
+
+def _pdfium_text(pdfium: Any, number: int) -> str | None:
+    if pdfium is None:
+        return None
+    try:
+        textpage = pdfium[number - 1].get_textpage()
+        return str(textpage.get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
+    except Exception:
+        return None
+
+
+def _pypdf_text(path: Path, number: int) -> str:
+    try:
+        from pypdf import PdfReader
+
+        return PdfReader(str(path)).pages[number - 1].extract_text() or ""
+    except Exception:
+        return ""
+
+
+def _plain_blocks(text: str, number: int) -> list[Block]:
+    """Plain text in paragraphs (blank lines), one block each."""
+    blocks = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        joined = " ".join(paragraph.split())
+        if joined:
+            blocks.append(Block("text", joined, number))
+    return blocks
+
+
+# --- layout: words -> lines -> cells -> tables and paragraphs -------------------------------------
+
+
+def _lines(words: list[dict[str, Any]]) -> list[Line]:
+    """Words grouped by baseline (tops within a third of the font size), left to right, each line
+    cut into cells at gaps wider than ``CELL_GAP_EM`` font sizes."""
+    lines: list[list[dict[str, Any]]] = []
+    for word in sorted(words, key=lambda w: (round(w["top"], 1), w["x0"])):
+        if lines and abs(word["top"] - lines[-1][0]["top"]) <= max(2.0, 0.35 * word["size"]):
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    result = []
+    for group in lines:
+        group.sort(key=lambda w: w["x0"])
+        size = max(w["size"] for w in group)
+        line = Line(top=min(w["top"] for w in group), bottom=max(w["bottom"] for w in group), size=size)
+        for word in group:
+            text = word["text"]
+            if LEADER.match(text) or text in CURRENCY:  # a lone "$" stands apart from its figure
+                continue
+            last = line.cells[-1] if line.cells else None
+            gap = word["x0"] - last.x1 if last else 0.0
+            if last and (gap <= CELL_GAP_EM * size or last.text == "("):
+                last.text = f"{last.text}{text}" if last.text == "(" else f"{last.text} {text}"
+                last.x1 = word["x1"]
+            elif last and text in {")", "%", ")%"} and gap <= 2 * size:
+                last.text += text
+                last.x1 = word["x1"]
+            else:
+                line.cells.append(Cell(text, word["x0"], word["x1"]))
+        if line.cells:
+            result.append(line)
+    return result
+
+
+def _column_gutter(lines: list[Line], width: float) -> float | None:
+    """The x of an empty vertical gap between two columns of prose, if the page has one."""
+    if len(lines) < 8:
+        return None
+    best, best_x = 0, None
+    for x in range(int(width * 0.3), int(width * 0.7), 3):
+        both = 0
+        for line in lines:
+            if any(c.x0 < x < c.x1 for c in line.cells):
+                continue
+            if any(c.x1 <= x for c in line.cells) and any(c.x0 >= x for c in line.cells):
+                both += 1
+        if both > best:
+            best, best_x = both, x
+    if best_x is None or best < max(6, 0.4 * len(lines)):
+        return None
+    right = [c for line in lines for c in line.cells if c.x0 >= best_x]
+    left = [c for line in lines for c in line.cells if c.x1 <= best_x]
+    if not _prose(right) or not _prose(left):
+        return None
+    return float(best_x)
+
+
+def _prose(cells: list[Cell]) -> bool:
+    """Mostly words, in runs longer than table cells."""
+    if not cells:
+        return False
+    text = " ".join(cell.text for cell in cells)
+    letters = sum(ch.isalpha() for ch in text)
+    return letters >= 0.6 * len(text.replace(" ", "")) and len(text) / len(cells) >= 25
+
+
+def _reading_order(lines: list[Line], gutter: float | None) -> Iterator[list[Line]]:
+    """Runs of lines in reading order: on a two-column page, each stretch of lines that leave the
+    gutter empty is read left column first; lines crossing the gutter are read where they are."""
+    if gutter is None:
+        yield lines
+        return
+    left: list[Line] = []
+    right: list[Line] = []
+    for line in lines:
+        if any(c.x0 < gutter < c.x1 for c in line.cells):
+            if left or right:
+                yield left
+                yield right
+                left, right = [], []
+            yield [line]
+            continue
+        for side, cells in (
+            (left, [c for c in line.cells if c.x1 <= gutter]),
+            (right, [c for c in line.cells if c.x0 >= gutter]),
+        ):
+            if cells:
+                side.append(Line(line.top, line.bottom, line.size, cells))
+    if left or right:
+        yield left
+        yield right
+
+
+def _blocks(lines: list[Line], number: int) -> list[Block]:
+    """Tables where runs of rows are, paragraphs elsewhere."""
+    blocks: list[Block] = []
+    i = 0
+    prose: list[Line] = []
+    while i < len(lines):
+        end = _table_end(lines, i)
+        if end - i >= MIN_TABLE_ROWS and sum(line.is_row for line in lines[i:end]) >= MIN_TABLE_ROWS:
+            header = _header_lines(prose, lines[i])
+            prose = prose[: len(prose) - len(header)]
+            blocks.extend(_paragraphs(prose, number))
+            prose = []
+            blocks.append(_table(header, lines[i:end], number))
+            i = end
+        else:
+            prose.append(lines[i])
+            i += 1
+    blocks.extend(_paragraphs(prose, number))
+    return blocks
+
+
+def _table_end(lines: list[Line], start: int) -> int:
+    """End of the run of rows starting at ``start`` (label-only lines between rows belong to it)."""
+    if not lines[start].is_row:
+        return start
+    end = start + 1
+    i = start + 1
+    while i < len(lines):
+        if lines[i].is_row:
+            end = i + 1
+        elif (
+            i - end >= 2 or len(lines[i].text) > 90 or lines[i].top - lines[i - 1].bottom > 3 * lines[i].size
+        ):
+            break
+        i += 1
+    return end
+
+
+def _header_lines(before: list[Line], first_row: Line) -> list[Line]:
+    """The lines just above a table that read as its column headers (short, close, dates or
+    several cells)."""
+    header: list[Line] = []
+    below = first_row
+    for line in reversed(before[-MAX_HEADER_LINES:]):
+        close = below.top - line.bottom <= 2.5 * max(line.size, 1.0)
+        headerish = len(line.cells) >= 2 or len(line.text) <= 40 or bool(YEAR_OR_DATE.search(line.text))
+        if not close or not headerish or len(line.text) > 120:
+            break
+        header.insert(0, line)
+        below = line
+    return header
+
+
+def _table(header: list[Line], rows: list[Line], number: int) -> Block:
+    """Rows as [label, figure per column], the header lines spread over the columns they cover."""
+    columns = _columns(rows)
+    spans = [(min(x0 for x0, _ in members), max(x1 for _, x1 in members)) for members in columns]
+    anchors = [span[1] for span in spans]
+
+    def place(line: Line) -> list[str]:
+        cells = [""] * (len(anchors) + 1)
+        for cell in line.cells:
+            if cell.numeric and anchors:
+                index = min(range(len(anchors)), key=lambda k: abs(anchors[k] - cell.x1))
+                if abs(anchors[index] - cell.x1) <= 3 * COLUMN_TOLERANCE and not cells[index + 1]:
+                    cells[index + 1] = cell.text
+                    continue
+            cells[0] = f"{cells[0]} {cell.text}".strip()
+        return cells
+
+    head = [""] * (len(anchors) + 1)
+    for line in header:
+        for cell in line.cells:
+            covered = [k for k, (x0, x1) in enumerate(spans) if cell.x0 <= x1 + 2 and cell.x1 >= x0 - 2]
+            if not covered or cell.x1 < (spans[0][0] if spans else 0) - 2:
+                head[0] = f"{head[0]} {cell.text}".strip()
+            for k in covered:
+                head[k + 1] = f"{head[k + 1]} {cell.text}".strip()
+    body = [place(line) for line in rows]
+    table_rows = ([head] if any(head) else [[""] + [f"column {k + 1}" for k in range(len(anchors))]]) + body
+    text = "\n".join(" | ".join(cell for cell in row if cell) for row in table_rows)
+    return Block("table", text, number, rows=table_rows)
+
+
+def _columns(rows: list[Line]) -> list[list[tuple[float, float]]]:
+    """Columns of figures: right edges within ``COLUMN_TOLERANCE`` of each other, seen in at least
+    two rows, left to right."""
+    edges = sorted((cell.x1, cell.x0) for line in rows for cell in line.figures)
+    groups: list[list[tuple[float, float]]] = []
+    for x1, x0 in edges:
+        if groups and x1 - groups[-1][-1][1] <= COLUMN_TOLERANCE:
+            groups[-1].append((x0, x1))
+        else:
+            groups.append([(x0, x1)])
+    kept = [group for group in groups if len(group) >= 2]
+    return kept or groups
+
+
+def _paragraphs(lines: list[Line], number: int) -> list[Block]:
+    """Lines into paragraphs: a new one after a wide vertical gap or a change of font size."""
+    blocks: list[Block] = []
+    current: list[Line] = []
+
+    def flush() -> None:
+        if current:
+            text = " ".join(line.text for line in current)
+            text = re.sub(r"(\w)- (\w)", r"\1\2", text) if "- " in text else text
+            blocks.append(Block("text", " ".join(text.split()), number, size=max(ln.size for ln in current)))
+            current.clear()
+
+    for line in lines:
+        if current:
+            previous = current[-1]
+            gap = line.top - previous.bottom
+            if gap > 0.9 * max(previous.size, 1.0) or abs(line.size - previous.size) > 0.6:
+                flush()
+        current.append(line)
+    flush()
+    return blocks
+
+
+def _mark_headings(blocks: list[Block]) -> None:
+    """Paragraphs in a font clearly larger than the body's, short and without a final full stop,
+    become headings, one depth per size (largest first); bullets are marked as such."""
+    from unstructured.cleaners.core import clean_bullets
+    from unstructured.partition.text_type import is_bulleted_text
+
+    sizes = Counter[int]()
+    for block in blocks:
+        if block.kind == "text" and block.size:
+            sizes[round(block.size)] += len(block.text)
+    if not sizes:
+        return
+    body = sizes.most_common(1)[0][0]
+    heading_sizes = sorted({round(b.size) for b in blocks if _heading(b, body)}, reverse=True)
+    for block in blocks:
+        if _heading(block, body):
+            block.kind = "title"
+            block.depth = heading_sizes.index(round(block.size))
+        elif block.kind == "text" and is_bulleted_text(block.text):
+            block.text = f"- {clean_bullets(block.text)}"
+
+
+def _heading(block: Block, body_size: float) -> bool:
+    text = block.text
+    return (
+        block.kind == "text"
+        and block.size >= body_size * 1.15
+        and len(text) <= 120
+        and not text.endswith(".")
+    )
+
+
+def _page_warnings(pages: list[PageRead]) -> list[str]:
+    """One warning per way of reading other than the layout, naming the pages and the reason."""
+    by_how: dict[tuple[str, str], list[int]] = {}
+    for page in pages:
+        if page.how in {"pdfium", "pypdf"}:
+            reason = page.reason.split(":")[0] if page.reason.startswith(("PDF", "KeyError")) else page.reason
+            by_how.setdefault((page.how, reason), []).append(page.number)
+    warnings = []
+    for (how, reason), numbers in by_how.items():
+        reader = "PDFium" if how == "pdfium" else "pypdf"
+        listed = ", ".join(str(n) for n in numbers[:10]) + (" ..." if len(numbers) > 10 else "")
+        plural = "s" if len(numbers) > 1 else ""
+        warnings.append(f"page{plural} {listed}: read as plain text with {reader} ({reason})")
+    empty = [page.number for page in pages if page.how == "empty"]
+    if empty and len(empty) < len(pages):
+        listed = ", ".join(str(n) for n in empty[:10]) + (" ..." if len(empty) > 10 else "")
+        warnings.append(f"{len(empty)} of {len(pages)} pages have no text layer (pages {listed})")
+    return warnings
