@@ -241,6 +241,9 @@ def _from_elements(elements: list[Any], suffix: str, path: Path) -> ParsedDocume
             continue
         if category == "Table":
             rows = _table_rows(meta.text_as_html) if meta.text_as_html else None
+            if suffix == ".xlsx":  # pandas writes a line break inside a cell as a literal "\n"
+                text = " ".join(text.replace("\\n", " ").split())
+                rows = [[" ".join(c.replace("\\n", " ").split()) for c in row] for row in rows or []] or None
             blocks.append(Block("table", text, page, rows=rows))
         elif category == "Title" and suffix != ".eml" and not _is_bullet(suffix, page, meta, slide_titled):
             blocks.append(Block("title", text, page, depth=int(meta.category_depth or 0)))

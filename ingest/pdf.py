@@ -125,6 +125,7 @@ def parse_pdf(path: Path) -> ParsedDocument:
     if not blocks:
         raise UnusableFile("no text layer: scanned? enable OCR (pdf_strategy: hi_res, extra 'ocr')")
     _mark_headings(blocks)
+    meta_title = meta_title if re.search(r"[^\W\d_]{3}", meta_title) else ""  # not "0001045810-23-000227"
     title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
     return ParsedDocument(title=title or title_from_name(path), blocks=blocks, warnings=_page_warnings(pages))
 
@@ -422,17 +423,33 @@ def _blocks(lines: list[Line], number: int) -> list[Block]:
     while i < len(lines):
         end = _table_end(lines, i)
         if end - i >= MIN_TABLE_ROWS and sum(line.is_row for line in lines[i:end]) >= MIN_TABLE_ROWS:
-            header = _header_lines(prose, lines[i])
+            rows = lines[i:end]
+            if prose and _row_label(prose[-1], rows):
+                rows.insert(0, prose.pop())
+            header = _header_lines(prose, rows[0])
             prose = prose[: len(prose) - len(header)]
             blocks.extend(_paragraphs(prose, number))
             prose = []
-            blocks.append(_table(header, lines[i:end], number))
+            blocks.append(_table(header, rows, number))
             i = end
         else:
             prose.append(lines[i])
             i += 1
     blocks.extend(_paragraphs(prose, number))
     return blocks
+
+
+def _row_label(line: Line, rows: list[Line]) -> bool:
+    """The line just above a table's first row is that row's label when it stands alone left of
+    every figure ("Research and development" above "expenses  2,294")."""
+    left_edge = min((cell.x0 for row in rows for cell in row.figures), default=0.0)
+    return (
+        len(line.cells) == 1
+        and line.cells[0].x1 < left_edge
+        and rows[0].top - line.bottom <= 1.0 * max(line.size, 1.0)
+        and not YEAR_OR_DATE.search(line.text)
+        and len(line.text) <= 60
+    )
 
 
 def _table_end(lines: list[Line], start: int) -> int:
@@ -492,10 +509,23 @@ def _table(header: list[Line], rows: list[Line], number: int) -> Block:
                 head[0] = f"{head[0]} {cell.text}".strip()
             for k in covered:
                 head[k + 1] = f"{head[k + 1]} {cell.text}".strip()
-    body = [place(line) for line in rows]
+    body = _joined_labels([place(line) for line in rows])
     table_rows = ([head] if any(head) else [[""] + [f"column {k + 1}" for k in range(len(anchors))]]) + body
     text = "\n".join(" | ".join(cell for cell in row if cell) for row in table_rows)
     return Block("table", text, number, rows=table_rows)
+
+
+def _joined_labels(rows: list[list[str]]) -> list[list[str]]:
+    """A label wrapped over two lines ("Research and development" over "expenses  2,294") is one
+    row: a label-only row followed by a row whose label starts in lower case joins it."""
+    joined: list[list[str]] = []
+    for row in rows:
+        previous = joined[-1] if joined else None
+        if previous and not any(previous[1:]) and row[0][:1].islower():
+            row = [f"{previous[0]} {row[0]}", *row[1:]]
+            joined.pop()
+        joined.append(row)
+    return joined
 
 
 def _columns(rows: list[Line]) -> list[list[tuple[float, float]]]:
@@ -583,5 +613,7 @@ def _page_warnings(pages: list[PageRead]) -> list[str]:
     empty = [page.number for page in pages if page.how == "empty"]
     if empty and len(empty) < len(pages):
         listed = ", ".join(str(n) for n in empty[:10]) + (" ..." if len(empty) > 10 else "")
-        warnings.append(f"{len(empty)} of {len(pages)} pages have no text layer (pages {listed})")
+        warnings.append(
+            f"{len(empty)} of {len(pages)} pages have no text: blank, or scanned (pages {listed})"
+        )
     return warnings

@@ -12,9 +12,14 @@ In one run, on a generated corpus of at least 2,000 chunks:
   * the faster backend's (openvino-int8) encode chunks/s and its speed-up over the default
   * re-ingest of the unchanged corpus as a share of the first ingest
   * peak RSS of a whole `python -m ingest` process at 1x and 5x the corpus size
+  * real PDFs (``--real``, default the sec10q-dev filings when ``../shared/eval`` is there):
+    pages/s of our PDF reader alone, the share of it spent on layout (lines, cells, tables) after
+    PDFium has given the characters, pdfminer's layout analysis on the same files (the reader
+    before), and end-to-end ingestion pages/s
 
 Usage:
     python scripts/bench_ingest.py [--files 170] [--sections 12] [--rounds 5] [--no-rss]
+    python scripts/bench_ingest.py --real-only [--real DIR]   # the real-PDF figures only
 """
 
 from __future__ import annotations
@@ -39,6 +44,54 @@ from rag.index.exported import OpenVinoEmbedder
 from rag.index.store import ChromaStore
 
 ROOT = Path(__file__).resolve().parent.parent
+REAL_PDFS = ROOT.parent / "shared" / "eval" / "sec10q-dev" / "corpus"
+
+
+def real_pdf_figures(folder: Path, embedder: SentenceTransformerEmbedder, work: Path) -> dict[str, float]:
+    """Pages/s of the PDF reader on real filings, its layout share, pdfminer's layout analysis on
+    the same files, and whole ingestion (parse, chunk, embed, write)."""
+    import pypdfium2
+    from pdfminer.high_level import extract_pages
+
+    from ingest import pdf
+
+    files = sorted(folder.glob("*.pdf"))
+    pages = sum(len(pypdfium2.PdfDocument(str(f))) for f in files)
+    started = time.perf_counter()
+    for f in files:
+        pdf.parse_pdf(f)
+    ours = time.perf_counter() - started
+    started = time.perf_counter()
+    for f in files:  # the characters alone, as the reader gets them
+        document = pypdfium2.PdfDocument(str(f))
+        for page in document:
+            pdf._pdfium_words(page)
+    characters = time.perf_counter() - started
+    started = time.perf_counter()
+    for f in files:
+        for _ in extract_pages(str(f)):
+            pass
+    pdfminer = time.perf_counter() - started
+    settings = load_settings(
+        ROOT / "settings.yaml",
+        index_dir=work / "real-index",
+        collection="real",
+        models_dir=ROOT / "data" / "models",
+    )
+    started = time.perf_counter()
+    report = sync_folder(settings, folder, embedder=embedder)
+    ingest = time.perf_counter() - started
+    assert not report.failed, report.summary()
+    return {
+        "real_pdf_files": len(files),
+        "real_pdf_pages": pages,
+        "real_pdf_reader_pages_per_s": round(pages / ours, 1),
+        "real_pdf_layout_share": round(max(0.0, ours - characters) / ours, 3),
+        "real_pdf_pdfminer_layout_pages_per_s": round(pages / pdfminer, 1),
+        "real_pdf_ingest_pages_per_s": round(pages / ingest, 1),
+        "real_pdf_ingest_chunks": report.chunks_written,
+    }
+
 
 ROUND = """
 import gc, json, sys, time
@@ -116,7 +169,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="ingest + encode pairs (median)")
     parser.add_argument("--no-rss", action="store_true", help="skip the 1x/5x peak-RSS runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--real", type=Path, default=REAL_PDFS, help="folder of real PDFs (pages/s)")
+    parser.add_argument("--real-only", action="store_true", help="only the real-PDF figures")
     args = parser.parse_args()
+    if args.real_only:
+        settings = load_settings(ROOT / "settings.yaml", models_dir=ROOT / "data" / "models")
+        embedder = SentenceTransformerEmbedder(model_path(settings), settings.embedding_batch_size)
+        work = Path(tempfile.mkdtemp(prefix="bench-real-"))
+        for name, value in real_pdf_figures(args.real, embedder, work).items():
+            print(f"{name:<38}  {value}")
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     corpus = work / "corpus"
@@ -181,6 +244,10 @@ def main() -> None:
         "reingest_unchanged_seconds": round(reingest, 2),
         "reingest_share_of_first": round(reingest / first, 4),
     }
+    if args.real.is_dir():
+        figures.update(real_pdf_figures(args.real, embedder, work))
+    else:
+        print(f"no real PDFs at {args.real}: pass --real DIR for the real-PDF figures")
     if not args.no_rss:
         big = work / "corpus-5x"
         generate(big, args.files * 5, args.sections, seed=11)

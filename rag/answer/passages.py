@@ -74,7 +74,7 @@ def units(hit: Hit) -> list[str]:
             if header is None or cells == header:
                 header = cells
                 continue
-            found.append("; ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=False) if c))
+            found.append("; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c))
             continue
         header = None
         if line in headings:
