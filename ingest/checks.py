@@ -109,4 +109,6 @@ def _not_zip_reason(path: Path, kind: str) -> str:
             f"not a valid {kind} file: it is an old binary Office file ({old}) named {path.suffix}: "
             f"save it as {kind} to index it"
         )
+    if data.startswith(b"PK\x03\x04"):
+        return f"damaged {kind} file: its zip archive is truncated or broken (no central directory)"
     return f"not a valid {kind} file: it is not a zip archive"

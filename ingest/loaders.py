@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import io
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -73,18 +74,19 @@ def parse_file(path: Path, settings: Settings, _depth: int = 0) -> ParsedDocumen
             elements = _partition_text_type(read_as, text, settings.languages)
         document = _from_elements(elements, read_as, path)
     elif suffix in {".docx", ".pptx", ".xlsx", ".eml"}:
-        with _readable_office(path, suffix, warnings) as readable, fast.trimmed_if_fast(settings, suffix):
+        with _readable_copy(path, suffix, warnings) as readable, fast.trimmed_if_fast(settings, suffix):
             elements = _partition_binary(suffix, readable, settings.languages)
         document = _from_elements(elements, suffix, path)
         if suffix == ".xlsx":
             _keep_unsaved_formulas(path, document)
         if suffix == ".eml":
-            _add_attachments(path, settings, document, _depth)
+            with _readable_copy(path, suffix, []) as readable:
+                _add_attachments(readable, settings, document, _depth)
     else:
         raise UnusableFile(f"unsupported file type {suffix or '(none)'}")
     document.warnings.extend(warnings)
     if not any(block.text.strip() for block in document.blocks):
-        raise UnusableFile("no text found in the document")
+        raise UnusableFile("no text found in the document (empty, or only whitespace)")
     return document
 
 
@@ -183,10 +185,19 @@ def _partition_text_type(suffix: str, text: str, languages: list[str]) -> list[A
 
 
 @contextlib.contextmanager
-def _readable_office(path: Path, suffix: str, warnings: list[str]) -> Iterator[Path]:
-    """``path``, or a transitional copy of a Strict Open XML file (:func:`guards.transitional_if_strict`)."""
+def _readable_copy(path: Path, suffix: str, warnings: list[str]) -> Iterator[Path]:
+    """``path``, or a temporary copy the partitioner can read: a Strict Open XML file with the usual
+    namespaces (:func:`guards.transitional_if_strict`), an e-mail saved as UTF-16/32 in UTF-8."""
     if suffix == ".eml":
-        yield path
+        data = path.read_bytes()
+        encoding = next((name for mark, name in BYTE_ORDER_MARKS if data.startswith(mark)), None)
+        if encoding is None:
+            yield path
+            return
+        with tempfile.TemporaryDirectory(prefix="eml-") as folder:
+            copy = Path(folder) / path.name
+            copy.write_text(_decode_text(path, warnings), encoding="utf-8")
+            yield copy
         return
     try:
         converted = guards.transitional_if_strict(path)
@@ -278,7 +289,6 @@ def _keep_unsaved_formulas(path: Path, document: ParsedDocument) -> None:
 def _add_attachments(path: Path, settings: Settings, document: ParsedDocument, depth: int) -> None:
     """Each attachment of an e-mail is checked (type, size, zip bomb) and parsed like a file of its
     own; a bad one is skipped with a warning naming it, and the body stays."""
-    import tempfile
 
     try:
         found = guards.attachments(path)

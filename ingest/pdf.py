@@ -28,6 +28,7 @@ import contextlib
 import logging
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ CELL_GAP_EM = 1.0  # a gap wider than this many font sizes separates two cells o
 COLUMN_TOLERANCE = 8.0  # points: right edges of figures in one column differ by less than this
 MIN_TABLE_ROWS = 2
 MAX_HEADER_LINES = 6
+UNSPACED = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"  # CJK and kana: no spaces
+UNSPACED_BREAK = re.compile(f"(?<=[{UNSPACED}]) (?=[{UNSPACED}])")  # a line break in vertical text
+RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")  # Hebrew and Arabic
 CURRENCY = {"$", "€", "£", "¥"}
 
 NUMBER = re.compile(r"^[\s$€£¥(]*[-–—+]?[\d.,]*\d[\d.,]*\s*[)%]*\s*(?:[xX]|bps|pts)?$")
@@ -106,22 +110,23 @@ class PageRead:
 def parse_pdf(path: Path) -> ParsedDocument:
     """Read ``path`` page by page; raise :class:`UnusableFile` when no page has text or no reader
     can open it."""
-    meta_title = _check_encryption_and_title(path)
-    pdfium = _open_pdfium(path)
+    meta_title, pypdf_error = _open_pypdf(path)
+    pdfium, pdfium_error = _open_pdfium(path)
     plumber, plumber_error = _open_plumber(path)
-    if pdfium is None and plumber is None:
-        _read_with_pypdf_or_fail(path, plumber_error)
+    errors = f"PDFium: {pdfium_error}; pdfminer: {plumber_error}; pypdf: {pypdf_error}"
+    if pdfium is None and plumber is None and pypdf_error:
+        raise UnusableFile(f"damaged PDF: no reader can open it ({errors})")
     try:
-        count = len(plumber.pages) if plumber is not None else len(pdfium)  # type: ignore[arg-type]
+        count = _page_count(pdfium, plumber, path)
         pages = [_read_page(number, plumber, pdfium, path) for number in range(1, count + 1)]
     finally:
-        if plumber is not None:
-            with contextlib.suppress(Exception):
-                plumber.close()
-        if pdfium is not None:
-            with contextlib.suppress(Exception):
-                pdfium.close()
+        for document in (plumber, pdfium):
+            if document is not None:
+                with contextlib.suppress(Exception):
+                    document.close()
     blocks = [block for page in pages for block in page.blocks]
+    if not blocks and plumber is None and pypdf_error:
+        raise UnusableFile(f"damaged PDF: no text, and its structure is broken ({errors})")
     if not blocks:
         raise UnusableFile("no text layer: scanned? enable OCR (pdf_strategy: hi_res, extra 'ocr')")
     _mark_headings(blocks)
@@ -133,34 +138,42 @@ def parse_pdf(path: Path) -> ParsedDocument:
 # --- opening -----------------------------------------------------------------------------------
 
 
-def _check_encryption_and_title(path: Path) -> str:
-    """The document's title from its metadata; password-protected files are refused by name."""
+def _open_pypdf(path: Path) -> tuple[str, str]:
+    """The document's title from its metadata, and why pypdf cannot open it ("" when it can);
+    password-protected files are refused by name."""
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnusableFile("password-protected PDF: remove the password to index it")
-        return str((reader.metadata or {}).get("/Title") or "").strip()
+        _ = len(reader.pages)
+        return str((reader.metadata or {}).get("/Title") or "").strip(), ""
     except UnusableFile:
         raise
-    except Exception:  # the other readers decide whether it is readable
-        return ""
+    except Exception as error:  # the other readers decide whether it is readable
+        return "", _said(error)
 
 
-def _open_pdfium(path: Path) -> Any:
+def _said(error: Exception) -> str:
+    """An exception as a reason: its message, not its class."""
+    return str(error).strip()[:120] or "unreadable"
+
+
+def _open_pdfium(path: Path) -> tuple[Any, str]:
     try:
         import pypdfium2
 
-        return pypdfium2.PdfDocument(str(path))
+        return pypdfium2.PdfDocument(str(path)), ""
     except Exception as error:
         if "password" in str(error).lower():
             raise UnusableFile("password-protected PDF: remove the password to index it") from error
-        return None
+        return None, _said(error)
 
 
 def _open_plumber(path: Path) -> tuple[Any, str]:
     logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # repairs it makes are not the user's business
     try:
         import pdfplumber
 
@@ -168,18 +181,17 @@ def _open_plumber(path: Path) -> tuple[Any, str]:
         _ = len(document.pages)
         return document, ""
     except Exception as error:
-        return None, f"{type(error).__name__}: {error}"
+        return None, _said(error)
 
 
-def _read_with_pypdf_or_fail(path: Path, plumber_error: str) -> None:
+def _page_count(pdfium: Any, plumber: Any, path: Path) -> int:
+    if pdfium is not None:
+        return len(pdfium)
+    if plumber is not None:
+        return len(plumber.pages)
     from pypdf import PdfReader
 
-    try:
-        _ = len(PdfReader(str(path)).pages)
-    except Exception as error:
-        raise UnusableFile(f"damaged PDF: no reader can open it ({type(error).__name__}: {error})") from error
-    if plumber_error:  # pypdf opens it: pages are read with pypdf below
-        return
+    return len(PdfReader(str(path)).pages)
 
 
 # --- one page ------------------------------------------------------------------------------------
@@ -202,13 +214,21 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
         if sum(len(w["text"]) for w in upright) < 0.5 * sum(len(w["text"]) for w in words):
             reasons.append("rotated or vertical text")
             break
+        letters = "".join(w["text"] for w in words)
+        if len(RTL.findall(letters)) > 0.2 * len(letters):  # PDFium may give these in visual order
+            reasons.append("right-to-left text")
+            break
         blocks: list[Block] = []
-        for run in _reading_order(_lines(upright), _column_gutter(_lines(upright), width)):
+        for run in _reading_order(_lines(upright)):
             blocks.extend(_blocks(run, number))
         return PageRead(number, blocks, "layout" if blocks else "empty", "; ".join(reasons))
     reason = "; ".join(reasons)
-    text = _pdfium_text(pdfium, number)
-    if text and text.strip():
+    text = _pdfium_text(pdfium, number) or ""
+    if RTL.search(text):  # PDFium's plain text leaves right-to-left scripts in visual order
+        logical = _pypdf_text(path, number)
+        if logical.strip():
+            return PageRead(number, _plain_blocks(logical, number), "pypdf", reason)
+    if text.strip():
         return PageRead(number, _plain_blocks(text, number), "pdfium", reason)
     text = _pypdf_text(path, number)
     if text.strip():
@@ -217,49 +237,57 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
 
 
 def _pdfium_words(page: Any) -> tuple[list[dict[str, Any]], float]:
-    """Words from PDFium's characters (boxes in points from the top, font size, upright or not),
-    with the page's own rotation applied."""
-    import ctypes
-
+    """Words from PDFium's characters, split where PDFium puts a space (its own word breaks), where
+    a line changes and at wide gaps. Boxes are PDFium's loose ones (the font's ascent to descent,
+    advance width), in points from the top of the page as displayed; the size is that box's
+    height, which stays right where the font size is 1 and a matrix scales it."""
     import pypdfium2.raw as raw
 
     width, height = page.get_size()
     rotation = page.get_rotation()
-    textpage = page.get_textpage()
+    textpage = page.get_textpage()  # kept referenced: the raw handle dies with it
     handle = textpage.raw
-    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    box = raw.FS_RECTF()
     words: list[dict[str, Any]] = []
     word: dict[str, Any] | None = None
+    steps = downward = 0  # characters following the last one, and those set just below it
+    last: tuple[float, float] | None = None
     for k in range(raw.FPDFText_CountChars(handle)):
         code = raw.FPDFText_GetUnicode(handle, k)
-        char = chr(code) if 0 < code < 0x110000 else ""
-        if not char or char.isspace() or code == 0xFFFE:
+        char = (
+            "-" if code == 2 else chr(code) if 0 < code < 0x110000 and code != 0xFFFE else ""
+        )  # 2: PDFium's hyphen
+        if not char or char.isspace():
             word = None
             continue
-        raw.FPDFText_GetCharBox(handle, k, left, right, bottom, top)
-        x0, x1, y0, y1 = _rotated(left.value, right.value, bottom.value, top.value, width, height, rotation)
-        size = raw.FPDFText_GetFontSize(handle, k) or (y1 - y0)
-        upright = _upright(raw.FPDFText_GetCharAngle(handle, k), rotation)
+        raw.FPDFText_GetLooseCharBox(handle, k, box)
+        x0, x1, y0, y1 = _rotated(box.left, box.right, box.bottom, box.top, width, height, rotation)
+        size = max(y1 - y0, 1.0)
+        if last is not None:
+            steps += 1
+            downward += abs(x0 - last[0]) < 0.3 * size and 0.5 * size < y0 - last[1] < 1.6 * size
+        last = (x0, y0)
+        rtl = unicodedata.bidirectional(char) in {"R", "AL"}  # Arabic, Hebrew: set right to left
+        same_line = word is not None and abs(y0 - word["top"]) <= 0.5 * size
         if (
             word is not None
-            and abs(y0 - word["top"]) <= 0.5 * size
-            and -0.5 * size <= x0 - word["x1"] <= 0.25 * size
+            and same_line
+            and (
+                -0.5 * size <= x0 - word["x1"] <= 0.5 * size
+                or (rtl and -0.5 * size <= word["x0"] - x1 <= 0.5 * size)
+                or (x0, x1) == word["last"]  # characters sharing one box (a replacement text)
+            )
         ):
             word["text"] += char
-            word["x1"] = max(word["x1"], x1)
-            word["bottom"] = max(word["bottom"], y1)
-            word["size"] = max(word["size"], size)
+            word["x0"], word["x1"], word["last"] = min(word["x0"], x0), max(word["x1"], x1), (x0, x1)
         else:
-            word = {
-                "text": char,
-                "x0": x0,
-                "x1": x1,
-                "top": y0,
-                "bottom": y1,
-                "size": size,
-                "upright": upright,
-            }
+            upright = _upright(raw.FPDFText_GetCharAngle(handle, k), rotation)
+            word = {"text": char, "x0": x0, "x1": x1, "top": y0, "bottom": y1, "size": size}
+            word.update(upright=upright, last=(x0, x1))
             words.append(word)
+    if steps >= 4 and downward > 0.5 * steps:  # vertical writing: read as plain text
+        for word in words:
+            word["upright"] = False
     page_width = height if rotation in (90, 270) else width
     return words, float(page_width)
 
@@ -313,8 +341,8 @@ def _pypdf_text(path: Path, number: int) -> str:
 def _plain_blocks(text: str, number: int) -> list[Block]:
     """Plain text in paragraphs (blank lines), one block each."""
     blocks = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        joined = " ".join(paragraph.split())
+    for paragraph in re.split(r"\n\s*\n", text.replace("\x02", "-")):
+        joined = UNSPACED_BREAK.sub("", " ".join(paragraph.split()))
         if joined:
             blocks.append(Block("text", joined, number))
     return blocks
@@ -334,7 +362,9 @@ def _lines(words: list[dict[str, Any]]) -> list[Line]:
             lines.append([word])
     result = []
     for group in lines:
-        group.sort(key=lambda w: w["x0"])
+        text = "".join(w["text"] for w in group)
+        rtl = sum(unicodedata.bidirectional(ch) in {"R", "AL"} for ch in text) > len(text) / 2
+        group.sort(key=lambda w: -w["x1"] if rtl else w["x0"])
         size = max(w["size"] for w in group)
         line = Line(top=min(w["top"] for w in group), bottom=max(w["bottom"] for w in group), size=size)
         for word in group:
@@ -356,12 +386,17 @@ def _lines(words: list[dict[str, Any]]) -> list[Line]:
     return result
 
 
-def _column_gutter(lines: list[Line], width: float) -> float | None:
-    """The x of an empty vertical gap between two columns of prose, if the page has one."""
+def _column_gutter(lines: list[Line]) -> float | None:
+    """The x of an empty vertical gap between two columns of prose in ``lines``, if they have one:
+    the x in the middle half of their width that most lines have words on both sides of and
+    none across."""
     if len(lines) < 8:
         return None
+    left_edge = min(c.x0 for line in lines for c in line.cells)
+    right_edge = max(c.x1 for line in lines for c in line.cells)
+    width = right_edge - left_edge
     best, best_x = 0, None
-    for x in range(int(width * 0.3), int(width * 0.7), 3):
+    for x in range(int(left_edge + width * 0.25), int(left_edge + width * 0.75), 3):
         both = 0
         for line in lines:
             if any(c.x0 < x < c.x1 for c in line.cells):
@@ -388,9 +423,11 @@ def _prose(cells: list[Cell]) -> bool:
     return letters >= 0.6 * len(text.replace(" ", "")) and len(text) / len(cells) >= 25
 
 
-def _reading_order(lines: list[Line], gutter: float | None) -> Iterator[list[Line]]:
-    """Runs of lines in reading order: on a two-column page, each stretch of lines that leave the
-    gutter empty is read left column first; lines crossing the gutter are read where they are."""
+def _reading_order(lines: list[Line], depth: int = 0) -> Iterator[list[Line]]:
+    """Runs of lines in reading order. Where the lines have a column gutter, each stretch of lines
+    that leave it empty is read left column first (each column split again, for three or more);
+    lines crossing the gutter are read where they are."""
+    gutter = _column_gutter(lines) if depth < 3 else None
     if gutter is None:
         yield lines
         return
@@ -398,10 +435,9 @@ def _reading_order(lines: list[Line], gutter: float | None) -> Iterator[list[Lin
     right: list[Line] = []
     for line in lines:
         if any(c.x0 < gutter < c.x1 for c in line.cells):
-            if left or right:
-                yield left
-                yield right
-                left, right = [], []
+            yield from _reading_order(left, depth + 1)
+            yield from _reading_order(right, depth + 1)
+            left, right = [], []
             yield [line]
             continue
         for side, cells in (
@@ -410,9 +446,8 @@ def _reading_order(lines: list[Line], gutter: float | None) -> Iterator[list[Lin
         ):
             if cells:
                 side.append(Line(line.top, line.bottom, line.size, cells))
-    if left or right:
-        yield left
-        yield right
+    yield from _reading_order(left, depth + 1)
+    yield from _reading_order(right, depth + 1)
 
 
 def _blocks(lines: list[Line], number: int) -> list[Block]:
@@ -551,6 +586,7 @@ def _paragraphs(lines: list[Line], number: int) -> list[Block]:
         if current:
             text = " ".join(line.text for line in current)
             text = re.sub(r"(\w)- (\w)", r"\1\2", text) if "- " in text else text
+            text = UNSPACED_BREAK.sub("", text)
             blocks.append(Block("text", " ".join(text.split()), number, size=max(ln.size for ln in current)))
             current.clear()
 

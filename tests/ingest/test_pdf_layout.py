@@ -58,9 +58,9 @@ def test_two_columns_of_prose_are_read_left_column_first() -> None:
         line(100 + 12 * i, (f"left {i} {words}", 50, 280), (f"right {i} {words}", 320, 560))
         for i in range(10)
     ]
-    gutter = _column_gutter(lines, 612)
+    gutter = _column_gutter(lines)
     assert gutter is not None and 280 <= gutter <= 320
-    runs = list(_reading_order(lines, gutter))
+    runs = list(_reading_order(lines))
     texts = [ln.text.split()[:2] for run in runs for ln in run]
     assert texts[:10] == [["left", str(i)] for i in range(10)]
     assert texts[10:] == [["right", str(i)] for i in range(10)]
@@ -71,7 +71,22 @@ def test_a_table_is_not_taken_for_two_columns() -> None:
         line(100 + 12 * i, (f"Item number {i} of the list", 50, 200), (f"{i},000", 400, 440))
         for i in range(10)
     ]
-    assert _column_gutter(lines, 612) is None
+    assert _column_gutter(lines) is None
+
+
+def test_three_columns_are_read_one_after_the_other() -> None:
+    words = "word " * 6
+    lines = [
+        line(
+            100 + 12 * i,
+            (f"a {i} {words}", 50, 200),
+            (f"b {i} {words}", 230, 380),
+            (f"c {i} {words}", 410, 560),
+        )
+        for i in range(10)
+    ]
+    order = [ln.text.split()[0] for run in _reading_order(lines) for ln in run]
+    assert order == ["a"] * 10 + ["b"] * 10 + ["c"] * 10
 
 
 def test_rotated_pages_map_to_the_page_as_displayed() -> None:
