@@ -148,7 +148,8 @@ def _open_pypdf(path: Path) -> tuple[str, str]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnusableFile("password-protected PDF: remove the password to index it")
         _ = len(reader.pages)
-        return str((reader.metadata or {}).get("/Title") or "").strip(), ""
+        metadata: Any = reader.metadata or {}
+        return str(metadata.get("/Title") or "").strip(), ""
     except UnusableFile:
         raise
     except Exception as error:  # the other readers decide whether it is readable
@@ -206,7 +207,7 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
             continue
         try:
             page = reader[number - 1] if name == "PDFium" else reader.pages[number - 1]
-            words, width = _pdfium_words(page) if name == "PDFium" else _plumber_words(page)
+            words = _pdfium_words(page) if name == "PDFium" else _plumber_words(page)
         except Exception as error:
             reasons.append(f"{name}: {type(error).__name__}: {str(error)[:100]}")
             continue
@@ -236,7 +237,7 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
     return PageRead(number, [], "empty", reason)
 
 
-def _pdfium_words(page: Any) -> tuple[list[dict[str, Any]], float]:
+def _pdfium_words(page: Any) -> list[dict[str, Any]]:
     """Words from PDFium's characters, split where PDFium puts a space (its own word breaks), where
     a line changes and at wide gaps. Boxes are PDFium's loose ones (the font's ascent to descent,
     advance width), in points from the top of the page as displayed; the size is that box's
@@ -288,8 +289,7 @@ def _pdfium_words(page: Any) -> tuple[list[dict[str, Any]], float]:
     if steps >= 4 and downward > 0.5 * steps:  # vertical writing: read as plain text
         for word in words:
             word["upright"] = False
-    page_width = height if rotation in (90, 270) else width
-    return words, float(page_width)
+    return words
 
 
 def _upright(angle: float, rotation: int) -> bool:
@@ -314,9 +314,11 @@ def _rotated(
     return left, right, height - top, height - bottom
 
 
-def _plumber_words(page: Any) -> tuple[list[dict[str, Any]], float]:
-    words = page.extract_words(x_tolerance=1.5, y_tolerance=3, extra_attrs=["size", "upright"])
-    return words, float(page.width)
+def _plumber_words(page: Any) -> list[dict[str, Any]]:
+    words: list[dict[str, Any]] = page.extract_words(
+        x_tolerance=1.5, y_tolerance=3, extra_attrs=["size", "upright"]
+    )
+    return words
 
 
 def _pdfium_text(pdfium: Any, number: int) -> str | None:
