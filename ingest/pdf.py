@@ -105,6 +105,7 @@ class PageRead:
     blocks: list[Block]
     how: str
     reason: str = ""
+    margins: list[Block] = field(default_factory=list)  # lines in the top and bottom margins
 
 
 def parse_pdf(path: Path) -> ParsedDocument:
@@ -124,6 +125,7 @@ def parse_pdf(path: Path) -> ParsedDocument:
             if document is not None:
                 with contextlib.suppress(Exception):
                     document.close()
+    _drop_running_lines(pages)
     blocks = [block for page in pages for block in page.blocks]
     if not blocks and plumber is None and pypdf_error:
         raise UnusableFile(f"damaged PDF: no text, and its structure is broken ({errors})")
@@ -219,10 +221,13 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
         if len(RTL.findall(letters)) > 0.2 * len(letters):  # PDFium may give these in visual order
             reasons.append("right-to-left text")
             break
+        body, margins = _split_margins(_lines(upright))
         blocks: list[Block] = []
-        for run in _reading_order(_lines(upright)):
+        for run in _reading_order(body):
             blocks.extend(_blocks(run, number))
-        return PageRead(number, blocks, "layout" if blocks else "empty", "; ".join(reasons))
+        read = PageRead(number, blocks, "layout" if blocks or margins else "empty", "; ".join(reasons))
+        read.margins = [Block("text", line.text, number, size=line.size) for line in margins]
+        return read
     reason = "; ".join(reasons)
     text = _pdfium_text(pdfium, number) or ""
     if RTL.search(text):  # PDFium's plain text leaves right-to-left scripts in visual order
@@ -235,6 +240,43 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
     if text.strip():
         return PageRead(number, _plain_blocks(text, number), "pypdf", reason)
     return PageRead(number, [], "empty", reason)
+
+
+def _split_margins(lines: list[Line]) -> tuple[list[Line], list[Line]]:
+    """Lines of the page's body, and the page's first line and last two (short ones only): where
+    running heads, footers and page numbers sit, kept unless :func:`_drop_running_lines` finds
+    them repeated on many pages."""
+    if len(lines) < 4:
+        return lines, []
+    apart = [lines[0]] if lines[1].top - lines[0].bottom >= lines[0].size else []
+    apart += [
+        line
+        for line, above in ((lines[-2], lines[-3]), (lines[-1], lines[-2]))
+        if line.top - above.bottom >= line.size
+    ]
+    margins = [line for line in apart if len(line.text) <= 120]
+    chosen = {id(line) for line in margins}
+    return [line for line in lines if id(line) not in chosen], margins
+
+
+def _drop_running_lines(pages: list[PageRead]) -> None:
+    """Margin lines that repeat on many pages, digits aside ("Apple Inc. | Q2 2023 Form 10-Q | 13"),
+    are running heads and footers: dropped. The others go back to the end of their page."""
+
+    def key(block: Block) -> str:
+        return re.sub(r"\d+", "#", block.text.lower()).strip()
+
+    seen = Counter(k for page in pages for k in {key(b) for b in page.margins})
+    repeated = max(3, 0.3 * len(pages))
+    for page in pages:
+        kept = [b for b in page.margins if seen[key(b)] < repeated and not b.text.isdigit()]
+        head = [b for b in kept[:1] if page.margins and b is page.margins[0]]
+        page.blocks[:0] = head  # a first line that is not a running head opens the page again
+        page.blocks.extend(b for b in kept if b not in head)
+        if page.how == "empty" and page.blocks:
+            page.how = "layout"
+        elif page.how == "layout" and not page.blocks:
+            page.how = "empty"
 
 
 def _pdfium_words(page: Any) -> list[dict[str, Any]]:

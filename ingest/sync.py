@@ -35,7 +35,7 @@ from rag.core.settings import Settings
 from rag.index.collection import Index
 from rag.index.embeddings import Embedder, model_path
 
-CHUNKER_VERSION = "3"  # bump when chunking changes, so existing files are re-chunked
+CHUNKER_VERSION = "4"  # bump when chunking changes, so existing files are re-chunked
 
 
 @dataclass(slots=True)

@@ -69,18 +69,32 @@ def units(hit: Hit) -> list[str]:
     found: list[str] = []
     header: list[str] | None = None
     for line in lines:
-        if table and CELL_SEPARATOR in line:
-            cells = [cell.strip() for cell in line.split(CELL_SEPARATOR)]
+        if table and (CELL_SEPARATOR in line or line.startswith(CELL_SEPARATOR.lstrip())):
+            padded = f" {line}" if line.startswith(CELL_SEPARATOR.lstrip()) else line  # empty first cell
+            cells = [cell.strip() for cell in padded.split(CELL_SEPARATOR)]
             if header is None or cells == header:
                 header = cells
                 continue
-            found.append("; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c))
+            found.extend(_row_units(header, cells))
             continue
         header = None
         if line in headings:
             continue
         found.extend(piece for s in _sentences(line) if _quotable(s) for piece in _bounded(s))
     return found
+
+
+def _row_units(header: list[str], cells: list[str]) -> list[str]:
+    """A table row spelled out with its header: one unit for the row ("Category: Hotel; Limit:
+    £180"), or, where a label heads two or more figures (a statement's "Revenue | 18,120 | 5,931"),
+    one unit per figure with its label and column ("Revenue; Three Months Ended Oct 29, 2023:
+    18,120"), so each figure can be chosen, and quoted, on its own."""
+    pairs = [(h, c) for h, c in zip(header, cells, strict=False) if c]
+    figures = [(h, c) for h, c in pairs[1:] if numbers(c) and len(c) <= 24]
+    if cells and cells[0] and not numbers(cells[0]) and len(figures) >= 2:
+        label = f"{header[0]}: {cells[0]}" if header and header[0] else cells[0]
+        return [f"{label}; {h}: {c}" if h else f"{label}: {c}" for h, c in figures]
+    return ["; ".join(f"{h}: {c}" if h else c for h, c in pairs)]
 
 
 def _bounded(unit: str) -> list[str]:
