@@ -112,7 +112,7 @@ def main() -> None:
         gguf = bundled_gguf(settings.models_dir)
         llm_port = free_port()
         llm_server = start(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--port", str(llm_port),
+            [sys.executable, "-m", "rag.answer.llama_server", "--model", str(gguf), "--port", str(llm_port),
              "--n_ctx", "2048"],
             env, f"http://127.0.0.1:{llm_port}/v1/models",
         )  # fmt: skip

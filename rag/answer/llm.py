@@ -151,7 +151,7 @@ def extra_buffers_on(setting: str, cpuinfo: str | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def _extra_buffers(llama_cpp: Any, setting: str) -> Iterator[None]:
+def extra_buffers(llama_cpp: Any, setting: str) -> Iterator[None]:
     """Load with ``use_extra_bufts`` off where :func:`extra_buffers_on` says so. ``Llama(...)`` does
     not take the parameter, so its source of default model parameters is wrapped while it loads."""
     if extra_buffers_on(setting):
@@ -199,7 +199,7 @@ class LlamaCppLLM:
         self.settings = settings
         log: list[str] = []
         try:
-            with _capture_llama_log(llama_cpp, log), _extra_buffers(llama_cpp, settings.llama_extra_buffers):
+            with _capture_llama_log(llama_cpp, log), extra_buffers(llama_cpp, settings.llama_extra_buffers):
                 self.model = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=settings.n_ctx,

@@ -1,5 +1,6 @@
-"""The remote path against a real OpenAI-compatible server: `python -m llama_cpp.server` serving the
-bundled GGUF on 127.0.0.1, plus a server that is down and one that answers garbage."""
+"""The remote path against a real OpenAI-compatible server: llama-cpp-python's server (run through
+``python -m rag.answer.llama_server``, which loads the model as the engine does) serving the bundled
+GGUF on 127.0.0.1, plus a server that is down and one that answers garbage."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [
                 sys.executable,
                 "-m",
-                "llama_cpp.server",
+                "rag.answer.llama_server",
                 "--model",
                 str(gguf),
                 "--host",
