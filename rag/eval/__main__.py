@@ -1,17 +1,21 @@
 """`python -m rag.eval` (what `make eval` runs): several QA sets side by side, retrieval sets too.
 
-By default it reports the held-out splits of three QA sets (each ingested into a temporary index)
-and two BEIR retrieval sets, all kept in ``data/eval`` with their sources and licences:
+By default it reports the held-out splits of the QA sets (each ingested into a temporary index)
+and two BEIR retrieval sets, all but sec10q-dev kept in ``data/eval`` with their sources and licences:
 
 - ``sample``: our own sample corpus and questions (``data/eval/sample_qa.jsonl`` over ``data/sample``)
 - ``squad2-dev``: SQuAD 2.0 over eight English Wikipedia articles, a third of them unanswerable
 - ``cmrc2018-dev``: CMRC 2018 over 424 Chinese Wikipedia articles
+- ``sec10q-dev``: 20 real 10-Q filings (PDF, financial tables), read from ``$SEC10Q_DIR`` or
+  ``../shared/eval/sec10q-dev`` and skipped with a note when absent; scored by its own rule (figures
+  normalised) and by page, beside the LangChain tutorial pipeline (``rag/eval/tutorial.py``)
 - BEIR: ``sample_beir`` and ``arcd-beir`` (Arabic)
 
 Examples::
 
     python -m rag.eval                                     # all of the above, few_shot and plain
     python -m rag.eval --sets squad2-dev --templates few_shot cot --limit 50
+    python -m rag.eval --sets sec10q-dev --templates few_shot --split fit   # ours vs the tutorial
     python -m rag.eval --qa questions.jsonl --corpus docs/ # your own set
     python -m rag.eval --beir path/to/beir_folder --sets   # one retrieval set only
     python -m rag.eval --fit-refusal                       # fit the refusal model for this backend
@@ -31,8 +35,8 @@ from typing import Any
 from rag.answer.llm import LLMError
 from rag.core.settings import Settings, load_settings
 from rag.eval.beir import evaluate_beir, format_table
-from rag.eval.report import qa_table, write_report
-from rag.eval.runner import EVAL_DIR, FIT_SETS, QA_SETS, fit_refusal, run_qa_set
+from rag.eval.report import has_pages, pipeline_table, qa_table, write_report
+from rag.eval.runner import EVAL_DIR, FIT_SETS, QA_SETS, TUTORIAL_SETS, fit_refusal, missing, run_qa_set
 
 BEIR_SETS = {"sample_beir": EVAL_DIR / "sample_beir", "arcd-beir": EVAL_DIR / "arcd-beir"}
 
@@ -50,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         default=["few_shot", "few_shot:free", "plain"],
         help="templates; few_shot:free = few_shot with free decoding (extractive is its default)",
     )
-    parser.add_argument("--split", choices=["held-out", "fit"], default="held-out", help="which split")
+    parser.add_argument(
+        "--split", choices=["held-out", "fit"], default="held-out", help="which split (held-out: qa.jsonl)"
+    )
     parser.add_argument("--limit", type=int, help="at most this many questions per set (seeded sample)")
     parser.add_argument("--beir", type=Path, nargs="*", help="BEIR folders (default: sample_beir, arcd-beir)")
     parser.add_argument("--fit-refusal", action="store_true", help="fit and save the refusal model")
@@ -70,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         sets: dict[str, Any] = {}
         for name, (qa, corpus) in qa_sets.items():
             print(f"{name}: {qa}", file=sys.stderr)
-            sets[name] = run_qa_set(name, qa, corpus, settings, args.templates, args.limit, _progress)
+            sets[name] = run_qa_set(
+                name, qa, corpus, settings, args.templates, args.limit, _progress, name in TUTORIAL_SETS
+            )
             print(file=sys.stderr)
         beir: dict[str, Any] = {}
         for folder in beir_dirs:
@@ -83,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = write_report(reports, meta, sets=sets, beir=beir)
     for name, found in sets.items():
         print(f"\n## {name} ({found['qa_set']})\n\n{qa_table(found['summary'], settings.top_k)}")
+        if has_pages(found["summary"]):
+            print(f"\n{pipeline_table(found['summary'])}")
     for name, table in beir.items():
         print(f"\n## retrieval: {name}\n\n{format_table(table)}")
     print(f"\nreport: {folder / 'report.md'} ({meta['seconds']} s)")
@@ -98,6 +108,12 @@ def _qa_sets(args: argparse.Namespace, settings: Settings) -> dict[str, tuple[Pa
         raise ValueError(f"unknown QA set {unknown[0]!r}: choose from {', '.join(QA_SETS)}")
     found = {}
     for name in names:
+        why = missing(name)
+        if why is not None and args.sets is not None:
+            raise FileNotFoundError(why)  # asked for by name: an error
+        if why is not None:
+            print(f"skipped {why}", file=sys.stderr)  # in the default run: a note
+            continue
         qa, fit, corpus = QA_SETS[name]
         path = fit if args.split == "fit" else qa
         if path is None:

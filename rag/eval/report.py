@@ -28,6 +28,43 @@ QA_COLUMNS = [
 ]
 
 
+# the pipelines table of sets scored by page (rag.eval.runner.TUTORIAL_SETS)
+PIPELINE_COLUMNS = [
+    ("page_hit@1", "page hit@1"),
+    ("page_hit@4", "page hit@4"),
+    ("page_hit@10", "page hit@10"),
+    ("accuracy", "answer accuracy"),
+    ("cited_page_accuracy", "cited page right (of right answers)"),
+    ("refused", "refusal rate"),
+    ("latency_p50", "latency p50 (s)"),
+]
+
+
+def pipeline_table(summary: dict[str, dict[str, float]]) -> str:
+    """Pipelines side by side, one per row: ours per template (``ours (few_shot)``) and the
+    baselines (:data:`rag.eval.tutorial.TUTORIAL`) under their own names; retrieved-page hits,
+    answers, cited pages, refusals and latency."""
+    from rag.eval.tutorial import TUTORIAL
+
+    lines = [
+        "| pipeline | " + " | ".join(label for _, label in PIPELINE_COLUMNS) + " |",
+        "|---" * (len(PIPELINE_COLUMNS) + 1) + "|",
+    ]
+    for template, row in summary.items():
+        name = template if template == TUTORIAL else f"ours ({template})"
+        cells = " | ".join(
+            "n/a" if key == "cited_page_accuracy" and not row.get("accuracy") else f"{row.get(key, 0.0):.3f}"
+            for key, _ in PIPELINE_COLUMNS
+        )  # no right answer: no cited page to judge
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
+
+
+def has_pages(summary: dict[str, dict[str, float]]) -> bool:
+    """Whether the set was scored by page (its summary has retrieved-page hits)."""
+    return any("page_hit@1" in row for row in summary.values())
+
+
 def qa_table(summary: dict[str, dict[str, float]], k: int) -> str:
     """Templates side by side, one metric per row."""
     templates = list(summary)
@@ -91,6 +128,8 @@ def markdown(document: dict[str, Any], k: int) -> str:
     lines.append("")
     for name, found in document.get("sets", {}).items():
         lines += [f"## {name}", "", f"{found['qa_set']}", "", qa_table(found["summary"], k), ""]
+        if has_pages(found["summary"]):
+            lines += ["### Pipelines", "", pipeline_table(found["summary"]), ""]
         for template, curve in found.get("curves", {}).items():
             point = curve["operating"]
             lines.append(

@@ -1,15 +1,24 @@
 """Running QA sets end to end (ingest into a temporary index, ask, score), the risk–coverage curve
 of the refusal decision, and fitting the refusal model on fit splits.
 
+sec10q-dev (20 real 10-Q PDFs, 24 MB) is not copied into ``data/eval``: it is read from
+``$SEC10Q_DIR``, by default ``../shared/eval/sec10q-dev`` beside the repository, and skipped when
+absent (:func:`missing`). Its run adds retrieved-page hit@1/4/10 and the LangChain tutorial
+pipeline (:mod:`rag.eval.tutorial`) beside ours.
+
 Example::
 
     found = run_qa_set("squad2-dev", qa, corpus, settings, ["few_shot"], limit=50)
     found["summary"]["few_shot"]["accuracy"], found["curves"]["few_shot"]["points"][:3]
+    qa, fit, corpus = QA_SETS["sec10q-dev"]
+    found = run_qa_set("sec10q-dev", fit, corpus, settings, ["few_shot"], tutorial=True)
+    found["summary"]["few_shot"]["page_hit@4"], found["summary"]["LangChain tutorial"]["accuracy"]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +39,9 @@ from rag.core.settings import PROJECT_ROOT, Settings
 from rag.eval.qa import ItemResult, QAItem, evaluate, load_qa, results_json, summarize
 
 EVAL_DIR = PROJECT_ROOT / "data" / "eval"
+# sec10q-dev's folder: $SEC10Q_DIR, else ../shared/eval/sec10q-dev beside the repository (not a
+# RAG_* variable: load_settings warns about those it does not know)
+SEC10Q_DIR = Path(os.environ.get("SEC10Q_DIR") or PROJECT_ROOT.parent / "shared" / "eval" / "sec10q-dev")
 # name -> (held-out QA file, fit QA file or None, corpus folder)
 QA_SETS: dict[str, tuple[Path, Path | None, Path]] = {
     "sample": (EVAL_DIR / "sample_qa.jsonl", None, PROJECT_ROOT / "data" / "sample"),
@@ -43,9 +55,23 @@ QA_SETS: dict[str, tuple[Path, Path | None, Path]] = {
         EVAL_DIR / "cmrc2018-dev" / "qa_fit.jsonl",
         EVAL_DIR / "cmrc2018-dev" / "corpus",
     ),
+    "sec10q-dev": (SEC10Q_DIR / "qa.jsonl", SEC10Q_DIR / "qa_fit.jsonl", SEC10Q_DIR / "corpus"),
 }
+# sets scored by page (gold `pages`) and compared with the LangChain tutorial pipeline
+TUTORIAL_SETS = {"sec10q-dev"}
+PAGE_KS = (1, 4, 10)  # retrieved-page hit@n of those sets
 FIT_SETS = {"squad2-dev": 400, "cmrc2018-dev": 200}  # questions of each fit split used by default
 Progress = Callable[[int, int], None]
+
+
+def missing(name: str) -> str | None:
+    """Why set ``name`` cannot run here (its files are not there), or None when it can."""
+    qa, fit, corpus = QA_SETS[name]
+    absent = [path for path in (qa, fit, corpus) if path is not None and not path.exists()]
+    if not absent:
+        return None
+    hint = " (set SEC10Q_DIR to its folder)" if name == "sec10q-dev" else ""
+    return f"{name}: {absent[0]} not found{hint}"
 
 
 def sample(items: list[QAItem], limit: int | None, seed: int = 0) -> list[QAItem]:
@@ -63,10 +89,12 @@ def ask_all(
     items: Sequence[QAItem],
     templates: Sequence[str],
     progress: Progress | None = None,
+    depth: int = 0,
     **parts: Any,
 ) -> dict[str, list[ItemResult]]:
     """Ingest ``corpus`` into a temporary index and ask every item with every template
-    (``parts``: an ``embedder`` or ``llm`` to share, as :class:`rag.Assistant` takes them)."""
+    (``parts``: an ``embedder`` or ``llm`` to share, as :class:`rag.Assistant` takes them;
+    ``depth``: also retrieve that many chunks per question, for page ranks)."""
     from rag.api import Assistant
 
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as work:
@@ -75,7 +103,7 @@ def ask_all(
         report = assistant.ingest(corpus)
         if report.failed:
             raise ValueError(f"{corpus}: {report.summary()}")
-        return evaluate(assistant, items, templates, progress)
+        return evaluate(assistant, items, templates, progress, depth)
 
 
 def run_qa_set(
@@ -86,18 +114,44 @@ def run_qa_set(
     templates: Sequence[str],
     limit: int | None = None,
     progress: Progress | None = None,
+    tutorial: bool = False,
     **parts: Any,
 ) -> dict[str, Any]:
-    """One set's summary per template, its results and its risk–coverage curves."""
+    """One set's summary per template, its results and its risk–coverage curves. With
+    ``tutorial``, retrieved-page hit@n (``PAGE_KS``) too, and the LangChain tutorial pipeline
+    beside the templates (as ``"LangChain tutorial"``, on the same embedder and LLM)."""
     items = sample(load_qa(qa), limit)
-    results = ask_all(settings, corpus, items, templates, progress, **parts)
+    if tutorial:
+        parts = _shared_parts(settings, parts)
+    results = ask_all(settings, corpus, items, templates, progress, max(PAGE_KS) if tutorial else 0, **parts)
+    curves = {t: risk_coverage(rows, _threshold(settings, rows)) for t, rows in results.items()}
+    if tutorial:
+        from rag.eval.tutorial import TUTORIAL, run_tutorial
+
+        results[TUTORIAL] = run_tutorial(
+            items, corpus, parts["embedder"], parts["llm"], max(PAGE_KS), settings.top_k, progress
+        )
     return {
         "qa_set": f"{qa.relative_to(PROJECT_ROOT) if qa.is_relative_to(PROJECT_ROOT) else qa}, "
         f"{len(items)} questions",
-        "summary": summarize(results, settings.top_k),
+        "summary": summarize(results, settings.top_k, PAGE_KS if tutorial else ()),
         "results": results_json(results),
-        "curves": {t: risk_coverage(rows, _threshold(settings, rows)) for t, rows in results.items()},
+        "curves": curves,  # ours only: the tutorial's answers have no confidence
     }
+
+
+def _shared_parts(settings: Settings, parts: dict[str, Any]) -> dict[str, Any]:
+    """``parts`` with an embedder and an LLM (made from ``settings`` where not given), so that
+    both pipelines load each model once."""
+    from rag.answer.llm import make_llm
+    from rag.index.embeddings import make_embedder
+
+    shared = dict(parts)
+    if shared.get("embedder") is None:
+        shared["embedder"] = make_embedder(settings)
+    if shared.get("llm") is None:
+        shared["llm"] = make_llm(settings)
+    return shared
 
 
 def _threshold(settings: Settings, rows: Sequence[ItemResult]) -> float:
