@@ -134,7 +134,17 @@ def parse_pdf(path: Path) -> ParsedDocument:
     _mark_headings(blocks)
     meta_title = meta_title if re.search(r"[^\W\d_]{3}", meta_title) else ""  # not "0001045810-23-000227"
     title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
-    return ParsedDocument(title=title or title_from_name(path), blocks=blocks, warnings=_page_warnings(pages))
+    return ParsedDocument(title=_with_name(title, path), blocks=blocks, warnings=_page_warnings(pages))
+
+
+def _with_name(title: str, path: Path) -> str:
+    """The title, led by the file's name where the title does not hold it: a folder of filings
+    titled "FORM 10-Q" each is told apart by "2023 Q3 NVDA: FORM 10-Q" (the name is what people
+    chose to call the document, and every chunk's context carries it)."""
+    name = " ".join(path.stem.replace("_", " ").replace("-", " ").split())
+    if not title:
+        return title_from_name(path)
+    return title if name.lower() in title.lower() else f"{name}: {title}"
 
 
 # --- opening -----------------------------------------------------------------------------------
