@@ -125,7 +125,7 @@ def parse_pdf(path: Path) -> ParsedDocument:
             if document is not None:
                 with contextlib.suppress(Exception):
                     document.close()
-    _drop_running_lines(pages)
+    running = _drop_running_lines(pages)
     blocks = [block for page in pages for block in page.blocks]
     if not blocks and plumber is None and pypdf_error:
         raise UnusableFile(f"damaged PDF: no text, and its structure is broken ({errors})")
@@ -134,17 +134,24 @@ def parse_pdf(path: Path) -> ParsedDocument:
     _mark_headings(blocks)
     meta_title = meta_title if re.search(r"[^\W\d_]{3}", meta_title) else ""  # not "0001045810-23-000227"
     title = meta_title or next((b.text for b in blocks if b.kind == "title"), "")
-    return ParsedDocument(title=_with_name(title, path), blocks=blocks, warnings=_page_warnings(pages))
+    return ParsedDocument(
+        title=_with_name(title, running, path), blocks=blocks, warnings=_page_warnings(pages)
+    )
 
 
-def _with_name(title: str, path: Path) -> str:
-    """The title, led by the file's name where the title does not hold it: a folder of filings
-    titled "FORM 10-Q" each is told apart by "2023 Q3 NVDA: FORM 10-Q" (the name is what people
-    chose to call the document, and every chunk's context carries it)."""
+def _with_name(title: str, running: str, path: Path) -> str:
+    """The title, led by the file's name where the title does not hold it, and followed by the
+    running head or footer where there is one: a folder of filings titled "FORM 10-Q" each is
+    told apart by "2023 Q2 AAPL: FORM 10-Q (Apple Inc. | Q2 2023 Form 10-Q)". The name is what
+    people chose to call the document, the running line what the document calls itself, and
+    every chunk's context carries the title."""
     name = " ".join(path.stem.replace("_", " ").replace("-", " ").split())
-    if not title:
-        return title_from_name(path)
-    return title if name.lower() in title.lower() else f"{name}: {title}"
+    title = title or title_from_name(path)
+    if name.lower() not in " ".join(title.lower().split()):
+        title = f"{name}: {title}"
+    if running and running.lower() not in title.lower():
+        title = f"{title} ({running[:80]})"
+    return title
 
 
 # --- opening -----------------------------------------------------------------------------------
@@ -269,15 +276,25 @@ def _split_margins(lines: list[Line]) -> tuple[list[Line], list[Line]]:
     return [line for line in lines if id(line) not in chosen], margins
 
 
-def _drop_running_lines(pages: list[PageRead]) -> None:
+def _drop_running_lines(pages: list[PageRead]) -> str:
     """Margin lines that repeat on many pages, digits aside ("Apple Inc. | Q2 2023 Form 10-Q | 13"),
-    are running heads and footers: dropped. The others go back to the end of their page."""
+    are running heads and footers: dropped from the pages, and the most frequent one that has
+    words is returned (it names the document: the title carries it to every chunk). The other
+    margin lines go back to their page."""
 
     def key(block: Block) -> str:
         return re.sub(r"\d+", "#", block.text.lower()).strip()
 
     seen = Counter(k for page in pages for k in {key(b) for b in page.margins})
     repeated = max(3, 0.3 * len(pages))
+    running = ""
+    for text, count in seen.most_common():
+        if count < repeated:
+            break
+        sample = next(b.text for page in pages for b in page.margins if key(b) == text)
+        if _names_something(sample):
+            running = re.sub(r"^[\s\d|·–—-]+|[\s\d|·–—-]+$", "", sample)  # without the page number
+            break
     for page in pages:
         kept = [b for b in page.margins if seen[key(b)] < repeated and not b.text.isdigit()]
         head = [b for b in kept[:1] if page.margins and b is page.margins[0]]
@@ -287,6 +304,17 @@ def _drop_running_lines(pages: list[PageRead]) -> None:
             page.how = "layout"
         elif page.how == "layout" and not page.blocks:
             page.how = "empty"
+    return running
+
+
+def _names_something(text: str) -> bool:
+    """A running line that can name a document: four or more words, three of them words of letters,
+    few bare numbers (not "Table of Contents", not a printer's "VerDate Sep<11>2014 16:21 Aug 05,
+    2020 Jkt 250001 PO 00000 Frm 00001 ...")."""
+    tokens = [t for t in text.split() if re.search(r"\w", t)]
+    letters = [t for t in tokens if re.fullmatch(r"[^\W\d_]{2,}[.,:]?", t)]
+    figures = [t for t in tokens if re.fullmatch(r"\d+[.,:]?", t)]
+    return len(tokens) >= 4 and len(letters) >= 3 and len(figures) <= 0.3 * len(tokens)
 
 
 def _pdfium_words(page: Any) -> list[dict[str, Any]]:

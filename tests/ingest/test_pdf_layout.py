@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.pdf import Cell, Line, _blocks, _column_gutter, _reading_order, _rotated, _upright
+from pathlib import Path
+
+from ingest.pdf import (
+    Cell,
+    Line,
+    _blocks,
+    _column_gutter,
+    _names_something,
+    _reading_order,
+    _rotated,
+    _upright,
+    _with_name,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -95,3 +107,14 @@ def test_rotated_pages_map_to_the_page_as_displayed() -> None:
     assert _rotated(10, 20, 30, 40, 612, 792, 90) == (30, 40, 10, 20)
     assert _upright(0.0, 0) and _upright(-1, 0) and not _upright(1.5708, 0)
     assert _upright(1.5708, 90) or _upright(1.5708 * 3, 90)
+
+
+def test_a_running_footer_names_the_document_and_the_file_name_leads_the_title() -> None:
+    assert _names_something("Apple Inc. | Q2 2023 Form 10-Q | 13")
+    assert not _names_something("Table of Contents")
+    assert not _names_something(
+        "VerDate Sep<11>2014 16:21 Aug 05, 2020 Jkt 250001 PO 00000 Frm 00001 Fmt 4702"
+    )
+    title = _with_name("FORM 10-Q", "Apple Inc. | Q2 2023 Form 10-Q", Path("2023 Q2 AAPL.pdf"))
+    assert title == "2023 Q2 AAPL: FORM 10-Q (Apple Inc. | Q2 2023 Form 10-Q)"
+    assert _with_name("IT Security Policy", "", Path("it_security_policy.pdf")) == "IT Security Policy"
