@@ -37,13 +37,15 @@ from typing import Any
 
 from ingest.checks import UnusableFile
 from ingest.document import Block, ParsedDocument, title_from_name
+from rag.core.text import UNSPACED_CHARS
 
 CELL_GAP_EM = 1.0  # a gap wider than this many font sizes separates two cells of a line
 COLUMN_TOLERANCE = 8.0  # points: right edges of figures in one column differ by less than this
 MIN_TABLE_ROWS = 2
 MAX_HEADER_LINES = 6
-UNSPACED = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"  # CJK and kana: no spaces
-UNSPACED_BREAK = re.compile(f"(?<=[{UNSPACED}]) (?=[{UNSPACED}])")  # a line break in vertical text
+UNSPACED_BREAK = re.compile(
+    f"(?<=[{UNSPACED_CHARS}]) (?=[{UNSPACED_CHARS}])"
+)  # a line break in vertical text
 RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")  # Hebrew and Arabic
 CURRENCY = {"$", "€", "£", "¥"}
 
@@ -111,15 +113,15 @@ class PageRead:
 def parse_pdf(path: Path) -> ParsedDocument:
     """Read ``path`` page by page; raise :class:`UnusableFile` when no page has text or no reader
     can open it."""
-    meta_title, pypdf_error = _open_pypdf(path)
+    pypdf, meta_title, pypdf_error = _open_pypdf(path)
     pdfium, pdfium_error = _open_pdfium(path)
     plumber, plumber_error = _open_plumber(path)
     errors = f"PDFium: {pdfium_error}; pdfminer: {plumber_error}; pypdf: {pypdf_error}"
     if pdfium is None and plumber is None and pypdf_error:
         raise UnusableFile(f"damaged PDF: no reader can open it ({errors})")
     try:
-        count = _page_count(pdfium, plumber, path)
-        pages = [_read_page(number, plumber, pdfium, path) for number in range(1, count + 1)]
+        count = len(pdfium) if pdfium is not None else len((plumber if plumber is not None else pypdf).pages)
+        pages = [_read_page(number, plumber, pdfium, pypdf) for number in range(1, count + 1)]
     finally:
         for document in (plumber, pdfium):
             if document is not None:
@@ -157,9 +159,9 @@ def _with_name(title: str, running: str, path: Path) -> str:
 # --- opening -----------------------------------------------------------------------------------
 
 
-def _open_pypdf(path: Path) -> tuple[str, str]:
-    """The document's title from its metadata, and why pypdf cannot open it ("" when it can);
-    password-protected files are refused by name."""
+def _open_pypdf(path: Path) -> tuple[Any, str, str]:
+    """pypdf's reader (None when it cannot open the file), the document's title from its metadata,
+    and why pypdf cannot open it ("" when it can); password-protected files are refused by name."""
     from pypdf import PdfReader
 
     try:
@@ -168,11 +170,11 @@ def _open_pypdf(path: Path) -> tuple[str, str]:
             raise UnusableFile("password-protected PDF: remove the password to index it")
         _ = len(reader.pages)
         metadata: Any = reader.metadata or {}
-        return str(metadata.get("/Title") or "").strip(), ""
+        return reader, str(metadata.get("/Title") or "").strip(), ""
     except UnusableFile:
         raise
     except Exception as error:  # the other readers decide whether it is readable
-        return "", _said(error)
+        return None, "", _said(error)
 
 
 def _said(error: Exception) -> str:
@@ -204,20 +206,10 @@ def _open_plumber(path: Path) -> tuple[Any, str]:
         return None, _said(error)
 
 
-def _page_count(pdfium: Any, plumber: Any, path: Path) -> int:
-    if pdfium is not None:
-        return len(pdfium)
-    if plumber is not None:
-        return len(plumber.pages)
-    from pypdf import PdfReader
-
-    return len(PdfReader(str(path)).pages)
-
-
 # --- one page ------------------------------------------------------------------------------------
 
 
-def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
+def _read_page(number: int, plumber: Any, pdfium: Any, pypdf: Any) -> PageRead:
     """The page laid out from PDFium's characters; where PDFium fails, from pdfminer's (through
     pdfplumber); where the text is not upright, PDFium's plain text; then pypdf's."""
     reasons = []
@@ -248,12 +240,12 @@ def _read_page(number: int, plumber: Any, pdfium: Any, path: Path) -> PageRead:
     reason = "; ".join(reasons)
     text = _pdfium_text(pdfium, number) or ""
     if RTL.search(text):  # PDFium's plain text leaves right-to-left scripts in visual order
-        logical = _pypdf_text(path, number)
+        logical = _pypdf_text(pypdf, number)
         if logical.strip():
             return PageRead(number, _plain_blocks(logical, number), "pypdf", reason)
     if text.strip():
         return PageRead(number, _plain_blocks(text, number), "pdfium", reason)
-    text = _pypdf_text(path, number)
+    text = _pypdf_text(pypdf, number)
     if text.strip():
         return PageRead(number, _plain_blocks(text, number), "pypdf", reason)
     return PageRead(number, [], "empty", reason)
@@ -411,11 +403,9 @@ def _pdfium_text(pdfium: Any, number: int) -> str | None:
         return None
 
 
-def _pypdf_text(path: Path, number: int) -> str:
+def _pypdf_text(pypdf: Any, number: int) -> str:
     try:
-        from pypdf import PdfReader
-
-        return PdfReader(str(path)).pages[number - 1].extract_text() or ""
+        return str(pypdf.pages[number - 1].extract_text() or "") if pypdf is not None else ""
     except Exception:
         return ""
 

@@ -28,6 +28,7 @@ from functools import lru_cache
 # Scripts written without spaces: Han (Chinese, Japanese kanji), kana, iteration and prolonged
 # sound marks. Hangul is written with spaces and is read as words.
 _HAN = "\u3005\u3006\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+UNSPACED_CHARS = _HAN  # the character class, for patterns of other modules
 UNSPACED = re.compile(f"[{_HAN}]+")
 _TOKEN = re.compile(f"[{_HAN}]+|[^\\W_{_HAN}]+")
 NUMBER = re.compile(r"\d+")
