@@ -268,6 +268,12 @@ class Settings(BaseSettings):
         description="llama.cpp's extra CPU buffer types (AMX/repack). auto: off on CPUs with AMX, where "
         "llama.cpp 0.3.36 crashes on the first token (ggml-org/llama.cpp #20824), on elsewhere.",
     )
+    llm_isolation: Literal["process", "inline"] = Field(
+        "process",
+        description="local mode. process: the model runs in a child process, so a crash inside "
+        "llama.cpp (segfault, abort, out of memory) fails one question with an LLMError and the model "
+        "is reloaded for the next; inline: in this process (a crash there ends the process).",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
     max_tokens: int = Field(64, ge=1, description="Most tokens generated per answer.")
     seed: int = Field(0, description="Sampling seed (reproducible answers).")
