@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import warnings
@@ -28,6 +29,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from rag.core.errors import SettingsError
 
@@ -64,7 +66,12 @@ class Settings(BaseSettings):
         assert settings.collection == "sample"
     """
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", validate_default=True)
+    # enable_decoding=False: pydantic-settings hands list and mapping variables over as the text that
+    # was typed (it would JSON-decode them and fail on RAG_TRUSTED_PROXIES=127.0.0.1); the "before"
+    # validators below read them (_list_text, _mapping_text).
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", extra="ignore", validate_default=True, enable_decoding=False
+    )
 
     # --- corpus and index -------------------------------------------------------------------
     corpus_dir: Path = Field(
@@ -339,6 +346,23 @@ class Settings(BaseSettings):
             raise ValueError(f"{info.field_name} must look like http://host:port, not {value!r}")
         return value
 
+    @field_validator("file_types", "languages", "writer_groups", "trusted_proxies", mode="before")
+    @classmethod
+    def _list_text(cls, value: Any) -> Any:
+        return parse_list(value) if isinstance(value, str) else value
+
+    @field_validator("access_rules", mode="before")
+    @classmethod
+    def _mapping_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = parse_mapping(value)
+        if isinstance(value, dict):  # {"hr/**": "hr, admins"}: the groups typed as a list setting
+            value = {
+                key: parse_list(groups) if isinstance(groups, str) else groups
+                for key, groups in value.items()
+            }
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -409,6 +433,81 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+MAPPING_EXAMPLE = '{"hr/**": ["hr"]}'
+
+
+def parse_list(text: str) -> list[Any]:
+    """A list setting as people type it: ``a``, ``a, b`` or a JSON list (``["a", "b"]``).
+
+    Items are stripped, empty ones dropped (so an empty value is an empty list), and a pair of quotes
+    around an item removed (``--env-file`` keeps them). ``[a, b]`` without quotes, the way the YAML
+    file writes lists, is read as ``a, b``. Anything else that starts with ``[`` must be valid JSON.
+
+    Example::
+
+        parse_list(".pdf, .docx,")      # ['.pdf', '.docx']
+        parse_list('["eng", "fra"]')    # ['eng', 'fra']
+    """
+    value = text.strip()
+    items: list[Any]
+    if value.startswith("["):
+        try:
+            decoded = json.loads(value)
+        except json.JSONDecodeError as error:
+            if not value.endswith("]") or any(quote in value for quote in "\"'"):
+                raise ValueError(
+                    f'not a valid JSON list ({error.msg} at column {error.colno}): write a, b or ["a", "b"]'
+                ) from None
+            decoded = value[1:-1].split(",")  # [eng, fra]: a list written as in the YAML file
+        items = decoded
+    else:
+        items = value.split(",")
+    found = []
+    for item in items:
+        if isinstance(item, str):
+            item = _unquote(item)
+            if not item:
+                continue
+        found.append(item)  # a JSON number or null stays itself: validation names it
+    return found
+
+
+def parse_mapping(text: str) -> dict[str, Any]:
+    """A mapping setting (``access_rules``) from its text: a JSON object; an empty value is ``{}``.
+
+    JSON only: globs may hold the commas, colons and equals signs that a shorter syntax would need.
+
+    Example::
+
+        parse_mapping('{"hr/**": ["hr"]}')   # {'hr/**': ['hr']}
+    """
+    value = text.strip()
+    if not value:
+        return {}
+    try:
+        decoded = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"not valid JSON ({error.msg} at column {error.colno}): expected a JSON object like "
+            f"{MAPPING_EXAMPLE}"
+        ) from None
+    if not isinstance(decoded, dict):
+        raise ValueError(f"expected a JSON object like {MAPPING_EXAMPLE}, not a JSON {_json_kind(decoded)}")
+    return decoded
+
+
+def _unquote(item: str) -> str:
+    item = item.strip()
+    if len(item) >= 2 and item[0] == item[-1] and item[0] in "\"'":
+        item = item[1:-1].strip()
+    return item
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "list", str: "string", bool: "true/false", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
 def _ipv4(value: str) -> bool:
     import ipaddress
 
@@ -460,6 +559,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         settings = settings_cls(**overrides)
     except ValidationError as error:
         raise SettingsError(_explain(error, yaml_file, values, overrides)) from None
+    except SourceError as error:  # a source that could not read a value (not expected: see model_config)
+        raise SettingsError(_explain_source(error, yaml_file)) from None
     base = yaml_file.parent if yaml_file else Path.cwd()
     updates = {
         name: (base / value).resolve()
@@ -530,5 +631,19 @@ def _explain(
         else:
             where = "default"
         message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{name}={item.get('input')!r} ({where}): {message}")
+        shown = name + "".join(f"[{part!r}]" for part in item["loc"][1:])  # file_types[1]: one item
+        problems.append(f"{shown}={item.get('input')!r} ({where}): {message}")
     return "invalid setting " + "; ".join(problems)
+
+
+def _explain_source(error: SourceError, yaml_file: Path | None) -> str:
+    found = re.search(r'field "(\w+)" from source "(\w+)"', str(error))
+    cause = error.__cause__
+    reason = f": {str(cause).splitlines()[0]}" if cause is not None and str(cause) else ""
+    if found is None:
+        return f"settings could not be read: {str(error).splitlines()[0]}{reason}"
+    name, source = found.groups()
+    where = (
+        f"environment variable RAG_{name.upper()}" if source.startswith("Env") else f"{name} in {yaml_file}"
+    )
+    return f"invalid setting: {where} could not be read{reason}"

@@ -17,7 +17,9 @@ Examples::
     python -m rag.eval --sets squad2-dev --templates few_shot cot --limit 50
     python -m rag.eval --sets sec10q-dev --templates few_shot --split fit   # ours vs the tutorial
     python -m rag.eval --qa questions.jsonl --corpus docs/ # your own set
-    python -m rag.eval --beir path/to/beir_folder --sets   # one retrieval set only
+    python -m rag.eval --beir path/to/beir_folder          # that retrieval set only (no QA sets)
+    python -m rag.eval --beir DIR --sets sample            # a retrieval set and a QA set
+    python -m rag.eval --beir                              # the QA sets only (no retrieval sets)
     python -m rag.eval --fit-refusal                       # fit the refusal model for this backend
     RAG_LLM_MODE=openai RAG_LLM_BASE_URL=http://gpu:8080/v1 python -m rag.eval --fit-refusal
 """
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.llm import LLMError
-from rag.core.settings import Settings, load_settings
+from rag.core.settings import Settings, SettingsError, load_settings
 from rag.eval.beir import evaluate_beir, format_table
 from rag.eval.report import has_pages, pipeline_table, qa_table, write_report
 from rag.eval.runner import EVAL_DIR, FIT_SETS, QA_SETS, TUTORIAL_SETS, fit_refusal, missing, run_qa_set
@@ -42,29 +44,12 @@ BEIR_SETS = {"sample_beir": EVAL_DIR / "sample_beir", "arcd-beir": EVAL_DIR / "a
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rag.eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sets", nargs="*", help=f"QA sets by name: {', '.join(QA_SETS)} (default: all)")
-    parser.add_argument("--qa", type=Path, help="your own QA set (JSONL), instead of --sets")
-    parser.add_argument("--corpus", type=Path, help="folder --qa is about (default: corpus_dir)")
-    parser.add_argument(
-        "--templates",
-        nargs="+",
-        default=["few_shot", "few_shot:free", "plain"],
-        help="templates; few_shot:free = few_shot with free decoding (extractive is its default)",
-    )
-    parser.add_argument(
-        "--split", choices=["held-out", "fit"], default="held-out", help="which split (held-out: qa.jsonl)"
-    )
-    parser.add_argument("--limit", type=int, help="at most this many questions per set (seeded sample)")
-    parser.add_argument("--beir", type=Path, nargs="*", help="BEIR folders (default: sample_beir, arcd-beir)")
-    parser.add_argument("--fit-refusal", action="store_true", help="fit and save the refusal model")
-    parser.add_argument("--save", type=Path, help="with --fit-refusal: where to save (a .json path)")
-    parser.add_argument("--settings", help="settings file")
-    parser.add_argument("--reports", type=Path, help="reports folder (default: reports_dir)")
-    args = parser.parse_args(argv)
-    settings = load_settings(args.settings)
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.settings)
+    except (SettingsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     reports = args.reports or settings.reports_dir
     meta = _meta(settings)
     started = time.perf_counter()
@@ -99,10 +84,46 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag.eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sets",
+        nargs="*",
+        help=f"QA sets by name: {', '.join(QA_SETS)} (default: all, none with --beir DIR; "
+        "--sets alone: none)",
+    )
+    parser.add_argument("--qa", type=Path, help="your own QA set (JSONL), instead of --sets")
+    parser.add_argument("--corpus", type=Path, help="folder --qa is about (default: corpus_dir)")
+    parser.add_argument(
+        "--templates",
+        nargs="+",
+        default=["few_shot", "few_shot:free", "plain"],
+        help="templates; few_shot:free = few_shot with free decoding (extractive is its default)",
+    )
+    parser.add_argument(
+        "--split", choices=["held-out", "fit"], default="held-out", help="which split (held-out: qa.jsonl)"
+    )
+    parser.add_argument("--limit", type=int, help="at most this many questions per set (seeded sample)")
+    parser.add_argument(
+        "--beir",
+        type=Path,
+        nargs="*",
+        help="BEIR folders to score, and then no QA sets unless --sets or --qa is given (default: "
+        "sample_beir, arcd-beir beside the QA sets; --beir alone: no retrieval sets)",
+    )
+    parser.add_argument("--fit-refusal", action="store_true", help="fit and save the refusal model")
+    parser.add_argument("--save", type=Path, help="with --fit-refusal: where to save (a .json path)")
+    parser.add_argument("--settings", help="settings file")
+    parser.add_argument("--reports", type=Path, help="reports folder (default: reports_dir)")
+    return parser
+
+
 def _qa_sets(args: argparse.Namespace, settings: Settings) -> dict[str, tuple[Path, Path]]:
     if args.qa is not None:
         return {args.qa.stem: (args.qa, args.corpus or settings.corpus_dir)}
-    names = list(QA_SETS) if args.sets is None else args.sets
+    names = _qa_names(args)
     unknown = [n for n in names if n not in QA_SETS]
     if unknown:
         raise ValueError(f"unknown QA set {unknown[0]!r}: choose from {', '.join(QA_SETS)}")
@@ -120,6 +141,15 @@ def _qa_sets(args: argparse.Namespace, settings: Settings) -> dict[str, tuple[Pa
             raise ValueError(f"{name} has no fit split")
         found[name] = (path, corpus)
     return found
+
+
+def _qa_names(args: argparse.Namespace) -> list[str]:
+    """The named QA sets to run: those of --sets, else none when --qa or --beir DIR is given, else all."""
+    if args.sets is not None:
+        return list(args.sets)
+    if args.qa is not None or args.beir:
+        return []  # your own set, or retrieval folders: what was asked for, not a 24-minute run
+    return list(QA_SETS)
 
 
 def _beir_dirs(args: argparse.Namespace) -> list[Path]:
