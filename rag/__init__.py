@@ -59,6 +59,8 @@ _EXPORTS = {
     "LLM": "rag.answer.llm",
     "make_llm": "rag.answer.llm",
     "bundled_gguf": "rag.answer.llm",
+    "probe": "rag.answer.probe",
+    "ProbeReport": "rag.answer.probe",
     "Embedder": "rag.index.embeddings",
     "make_embedder": "rag.index.embeddings",
     "list_collections": "rag.index.store",
@@ -96,6 +98,7 @@ __all__ = [
     "LLMError",
     "MissingExtra",
     "NotSignedIn",
+    "ProbeReport",
     "RagError",
     "RemoteAssistant",
     "Settings",
@@ -116,6 +119,7 @@ __all__ = [
     "make_llm",
     "misses",
     "printable",
+    "probe",
     "qa_table",
     "require",
     "safe_filename",
@@ -141,6 +145,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from ingest.uploads import MAX_NAME, UPLOADS, discard_failed_uploads, safe_filename, save_upload
     from rag.answer.answering import HistoryTurn
     from rag.answer.llm import LLM, BackendInfo, bundled_gguf, make_llm
+    from rag.answer.probe import ProbeReport, probe
     from rag.answer.retrieval import Filters
     from rag.api import Assistant
     from rag.client import RemoteAssistant

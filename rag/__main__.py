@@ -5,7 +5,7 @@ Examples::
     python -m rag ask "How long are backups kept?"
     python -m rag ask "Who approves expenses over £2,000?" --template cot --k 8
     RAG_LLM_MODE=openai RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 python -m rag ask "..."
-    python -m rag doctor          # backend, model, GPU offload really active?, tokens/s
+    python -m rag doctor          # does the model run here (child process)? backend, GPU, tokens/s
     python -m rag serve --port 8800   # the HTTP API (OpenAI-compatible chat completions, /docs)
 """
 
@@ -19,9 +19,12 @@ from rag import (
     TEMPLATES,
     Answer,
     Assistant,
+    ProbeReport,
     RagError,
+    Settings,
     load_settings,
     printable,
+    probe,
     serve,
 )
 
@@ -48,16 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--template", choices=TEMPLATES)
     ask.add_argument("--k", type=top_k, help="chunks to retrieve, 1-100 (default: top_k)")
     ask.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
-    commands.add_parser("doctor", help="show the LLM backend, GPU offload and a measured tokens/s")
+    commands.add_parser(
+        "doctor", help="generate a few tokens in a child process (crash? SIGILL?), show the backend and speed"
+    )
     served = commands.add_parser("serve", help="serve the HTTP API (OpenAI-compatible, docs at /docs)")
     served.add_argument("--host", help="address (default: settings address / RAG_ADDRESS)")
     served.add_argument("--port", type=int, default=8800, help="port (default: 8800)")
     args = parser.parse_args(argv)
 
     try:
-        assistant = Assistant(load_settings(args.settings))
+        settings = load_settings(args.settings)
         if args.command == "doctor":
-            return doctor(assistant)
+            return doctor(settings)
+        assistant = Assistant(settings)
         if args.command == "serve":
             host = args.host or assistant.settings.address
             print(f"Brightdocs API: http://{host}:{args.port} (docs: /docs)", flush=True)
@@ -108,32 +114,60 @@ def ask_question(
     return 0
 
 
-def doctor(assistant: Assistant) -> int:
-    settings = assistant.settings
+def doctor(settings: Settings) -> int:
+    """Exit 0: the model runs; 2: it runs with warnings (GPU offload asked for but not active); 3:
+    it crashed or failed in the child process (the reason and the fix are printed)."""
     print(f"settings: index {settings.index_dir}, collection {settings.collection!r}")
-    started = time.perf_counter()
+    if settings.llm_mode == "local":
+        report = probe(settings)
+        print(report.describe())
+        if report.outcome != "ok":
+            print(f"\n!!! {_doctor_fix(report)}", file=sys.stderr)
+            return 3
+        where = "in a child process" if settings.llm_isolation == "process" else "in this process"
+        print(f"answers: the model runs {where} (llm_isolation: {settings.llm_isolation})")
+    assistant = Assistant(settings)
     info = assistant.info()
-    print(f"model loaded in {time.perf_counter() - started:.1f} s")
     print(info.describe())
-    llm = assistant.llm
-    prompt = "The quick brown fox jumps over the lazy dog. " * 8 + "Once upon a time"
-    started = time.perf_counter()
-    first = None
-    tokens = 0
-    for _ in llm.complete(prompt, max_tokens=64, temperature=0.0):
-        first = first or time.perf_counter()
-        tokens += 1
-    end = time.perf_counter()
-    if first is None or tokens < 2:
-        print("generation: the model produced no tokens")
-        return 1
-    print(f"time to first token: {first - started:.3f} s (prompt of {llm.count_tokens(prompt)} tokens)")
-    print(f"generation: {(tokens - 1) / (end - first):.1f} tokens/s over {tokens} tokens")
+    if settings.llm_mode != "local":
+        llm = assistant.llm
+        prompt = "The quick brown fox jumps over the lazy dog. " * 8 + "Once upon a time"
+        started = time.perf_counter()
+        first = None
+        tokens = 0
+        for _ in llm.complete(prompt, max_tokens=64, temperature=0.0):
+            first = first or time.perf_counter()
+            tokens += 1
+        end = time.perf_counter()
+        if first is None or tokens < 2:
+            print("generation: the model produced no tokens")
+            return 1
+        print(f"time to first token: {first - started:.3f} s")
+        print(f"generation: {(tokens - 1) / (end - first):.1f} tokens/s over {tokens} tokens")
     print(f"index: {assistant.count()} chunks in {len(assistant.sources())} documents")
     if info.warnings:
         print("\n" + "\n".join(f"!!! {w}" for w in info.warnings), file=sys.stderr)
         return 2
     return 0
+
+
+def _doctor_fix(report: ProbeReport) -> str:
+    if report.outcome == "illegal instruction":
+        return (
+            "this llama-cpp-python was compiled for another CPU (a wheel from another machine's "
+            "cache?): `make setup` builds one for this CPU"
+        )
+    if report.amx_in_use:
+        return (
+            "llama.cpp's AMX path crashed (ggml-org/llama.cpp #20824): set llama_extra_buffers: "
+            "auto or off (RAG_LLAMA_EXTRA_BUFFERS=off), or rebuild with `make setup`"
+        )
+    if report.outcome == "crashed":
+        return (
+            "llama.cpp crashed here: with llm_isolation: process (the default) a crash fails one "
+            "question, not the service; try llama_extra_buffers: off, or another GGUF"
+        )
+    return f"the model could not run: {report.detail}"
 
 
 if __name__ == "__main__":

@@ -109,6 +109,11 @@ class RemoteAssistant:
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 event = json.loads(line[6:])
+                if "error" in event:  # the answer failed after the stream had begun
+                    error = event["error"]
+                    if error.get("type") == "StoreUnavailable":
+                        raise StoreUnavailable(error.get("message", ""))
+                    raise LLMError(f"the HTTP API could not finish the answer: {error.get('message')}")
                 if "answer" in event:
                     yield _answer(event, question)
                 elif content := event["choices"][0]["delta"].get("content"):

@@ -5,7 +5,10 @@
   * time to first token and tokens/s through ``assistant.stream`` versus raw llama-cpp-python on the
     same prompts and model, and their ratio
   * time to first token with and without the prompt-prefix KV cache
-  * peak RSS of a process holding the engine with the bundled model (after one answer)
+  * the cost of running the model in a child process (``llm_isolation: process``, the default):
+    time to first token and tokens/s of the same prompts in process and isolated, alternating
+  * peak RSS of a process holding the engine with the bundled model (after one answer), its model
+    process included
 
 Usage:
     python scripts/bench_query.py [--sizes 10000 100000] [--queries 50]
@@ -29,8 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from rag import Assistant, load_settings
+from rag.answer.isolated import ProcessLLM
+from rag.answer.llm import LLM, LlamaCppLLM
 from rag.answer.retrieval import Retriever
 from rag.core.schema import Answer, Chunk
+from rag.core.settings import Settings
 from rag.index.collection import Index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +57,9 @@ import resource, sys
 from rag import Assistant, load_settings
 assistant = Assistant(load_settings(index_dir=sys.argv[2], collection="sample"))
 assistant.ask("How long are backups retained?")
-print("RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+assistant.llm.close()  # the model process ends: its peak is counted among the children's
+usage = resource.getrusage
+print("RSS_KB", usage(resource.RUSAGE_SELF).ru_maxrss + usage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
@@ -134,7 +142,8 @@ def raw_stream(model: object, prompt: str, max_tokens: int) -> tuple[float, floa
     return first - started, last - first, tokens
 
 
-def generation_figures(assistant: Assistant) -> dict[str, float]:
+def generation_figures(assistant: Assistant) -> tuple[dict[str, float], list[str]]:
+    """Engine versus raw llama-cpp-python figures, and the prompts the engine sent."""
     recorder = Recorder(assistant.llm)
     assistant.use_llm(recorder)  # type: ignore[arg-type]
     model = recorder.llm.model  # type: ignore[attr-defined]
@@ -173,7 +182,7 @@ def generation_figures(assistant: Assistant) -> dict[str, float]:
         model.reset()
         cold_ttft.append(raw_stream(model, prompt, assistant.settings.max_tokens)[0])
     median = statistics.median
-    return {
+    figures = {
         "answers_measured": len(sent),
         "engine_ttft_ms_p50": round(median(engine_ttft) * 1000, 1),
         "raw_ttft_ms_p50": round(median(raw_ttft) * 1000, 1),
@@ -191,6 +200,52 @@ def generation_figures(assistant: Assistant) -> dict[str, float]:
         "prompt_cache_ttft_speedup": round(median(cold_ttft) / median(raw_ttft), 2),
         "prompt_tokens_p50": median(recorder.llm.count_tokens(p) for p in sent),  # type: ignore[attr-defined]
     }
+    return figures, sent
+
+
+def timed(llm: LLM, prompt: str, max_tokens: int) -> tuple[float, float, int]:
+    """Time to first piece, first to last piece, and pieces of one completion through the seam."""
+    started = time.perf_counter()
+    first = last = None
+    pieces = 0
+    for _ in llm.complete(prompt, max_tokens=max_tokens, stop=["\n"]):
+        last = time.perf_counter()
+        first = first or last
+        pieces += 1
+    assert first is not None and last is not None
+    return first - started, last - first, pieces
+
+
+def isolation_figures(settings: Settings, prompts: list[str], rounds: int = 3) -> dict[str, float]:
+    """The same prompts through the model in process and in a child process, alternating (each
+    keeps its own prompt-prefix cache, so both see the same cache hits)."""
+    inline = LlamaCppLLM(settings)
+    isolated = ProcessLLM(settings)
+    max_tokens = settings.max_tokens
+    results: dict[str, tuple[list[float], list[float]]] = {"inline": ([], []), "isolated": ([], [])}
+    try:
+        for llm in (inline, isolated):  # warm-up: the fixed prefix is in both caches
+            timed(llm, prompts[-1], max_tokens)
+        for _ in range(rounds):
+            for prompt in prompts:
+                for name, llm in (("inline", inline), ("isolated", isolated)):
+                    ttft, generating, pieces = timed(llm, prompt, max_tokens)
+                    results[name][0].append(ttft)
+                    if pieces > 1:
+                        results[name][1].append((pieces - 1) / generating)
+    finally:
+        isolated.close()
+    median = statistics.median
+    first = {name: median(values[0]) for name, values in results.items()}
+    rate = {name: median(values[1]) for name, values in results.items()}
+    return {
+        "inline_ttft_ms_p50": round(first["inline"] * 1000, 1),
+        "isolated_ttft_ms_p50": round(first["isolated"] * 1000, 1),
+        "isolated_ttft_ratio": round(first["isolated"] / first["inline"], 3),
+        "inline_tokens_per_s": round(rate["inline"], 1),
+        "isolated_tokens_per_s": round(rate["isolated"], 1),
+        "isolated_tokens_per_s_ratio": round(rate["isolated"] / rate["inline"], 3),
+    }
 
 
 def main() -> None:
@@ -205,13 +260,20 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-query-"))
     try:
-        settings = load_settings(ROOT / "settings.yaml", index_dir=work / "sample-index", collection="sample")
-        assistant = Assistant(settings)
+        settings = load_settings(
+            ROOT / "settings.yaml",
+            index_dir=work / "sample-index",
+            collection="sample",
+            llm_isolation="inline",
+        )
+        assistant = Assistant(settings)  # in process: its raw llama-cpp-python model is timed too
         assistant.ingest(ROOT / "data" / "sample")
         figures: dict[str, object] = {
             "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
         }
-        figures.update(generation_figures(assistant))
+        engine, prompts = generation_figures(assistant)
+        figures.update(engine)
+        figures.update(isolation_figures(settings, prompts))
         figures.update(retrieval_latency(args.sizes, args.queries, work, assistant))
         if not args.no_rss:
             out = subprocess.run(

@@ -192,6 +192,23 @@ class SpanConstraint:
         text = b"".join(self._piece(t) for t in span).decode("utf-8", errors="replace")
         return any(w not in self._asked for w in content_words(text))
 
+    def outcome(self) -> dict[str, Any]:
+        """What :meth:`result` reads from a generation, as plain values (a child process that ran
+        the generation sends it back; see :mod:`rag.answer.isolated`)."""
+        return {
+            "logprobs": list(self._logprobs),
+            "masses": list(self._masses),
+            "refusal_prob": self._refusal_prob,
+            "error": None if self._error is None else repr(self._error),
+        }
+
+    def adopt(self, outcome: dict[str, Any]) -> None:
+        """Take over the :meth:`outcome` of the same constraint run elsewhere."""
+        self._logprobs = list(outcome["logprobs"])
+        self._masses = list(outcome["masses"])
+        self._refusal_prob = float(outcome["refusal_prob"])
+        self._error = None if outcome["error"] is None else RuntimeError(outcome["error"])
+
     def result(self, text: str) -> Extraction:
         """Where ``text`` (what was generated) is found in the sources, with the signals."""
         if self._error is not None:

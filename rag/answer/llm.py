@@ -1,4 +1,7 @@
-"""LLM seam and its two adapters: llama-cpp-python in process, and an OpenAI-compatible server.
+"""LLM seam and its two adapters: llama-cpp-python, and an OpenAI-compatible server.
+
+:func:`make_llm` runs llama-cpp-python in a child process by default (:mod:`rag.answer.isolated`:
+a native crash fails one question) and in this process with ``llm_isolation: inline``.
 
 Both stream text pieces from a completion prompt (what base models such as the bundled Gemma 3
 270M need) or from chat messages (instruct models, through the chat template stored in the GGUF or
@@ -54,6 +57,7 @@ class BackendInfo:
     gpu_layers_offloaded: int = 0
     model_layers: int = 0
     system_info: str = ""
+    model_buffers: list[str] = field(default_factory=list)  # where the weights are (see model_buffers())
     span_decoding: bool = False  # can keep generation inside given spans (extractive answers)
     warnings: list[str] = field(default_factory=list)
 
@@ -72,6 +76,7 @@ class BackendInfo:
                 f"{self.gpu_layers_offloaded}/{self.model_layers}",
                 f"runs on: {'GPU' if self.gpu_layers_offloaded else 'CPU'}",
                 f"llama.cpp system info: {self.system_info}",
+                f"model weights in: {', '.join(self.model_buffers) or 'unknown'}",
             ]
         lines += [f"WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -131,30 +136,55 @@ def make_llm(settings: Settings) -> LLM:
         from rag.answer.fake import FakeLLM
 
         return FakeLLM()
+    if settings.llm_isolation == "process":
+        from rag.answer.isolated import ProcessLLM
+
+        return ProcessLLM(settings)
     return LlamaCppLLM(settings)
+
+
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags (``flags`` lines of /proc/cpuinfo; empty where there is none)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = CPUINFO.read_text(errors="replace")
+        except OSError:
+            return set()
+    return {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()[2:]}
 
 
 def cpu_has_amx(cpuinfo: str | None = None) -> bool:
     """Whether the CPU lists Intel AMX (``amx_int8`` or ``amx_tile`` in /proc/cpuinfo's flags)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-        except OSError:
-            return False
-    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
-    return bool(flags & {"amx_int8", "amx_tile"})
+    return bool(cpu_flags(cpuinfo) & {"amx_int8", "amx_tile"})
 
 
-def extra_buffers_on(setting: str, cpuinfo: str | None = None) -> bool:
-    """``llama_extra_buffers`` resolved: auto is off on AMX CPUs (llama.cpp's AMX path crashes)."""
-    return setting == "on" or (setting == "auto" and not cpu_has_amx(cpuinfo))
+def extra_buffers_on(setting: str, cpuinfo: str | None = None, system_info: str | None = None) -> bool:
+    """``llama_extra_buffers`` resolved. auto is off where llama.cpp's AMX path would run: the CPU
+    has AMX and the library was built with it (``AMX_INT8 = 1`` in its system info; without a
+    ``system_info`` the CPU alone decides)."""
+    if setting != "auto":
+        return setting == "on"
+    if not cpu_has_amx(cpuinfo):
+        return True
+    return system_info is not None and "AMX_INT8 = 1" not in system_info
+
+
+def model_buffers(load_log: str) -> list[str]:
+    """The buffer types llama.cpp put the model's weights in, from its load log (``CPU_Mapped``;
+    ``AMX`` or ``CPU_REPACK`` are the extra CPU buffer types; ``CUDA0`` and the like on a GPU)."""
+    found = re.findall(r"load_tensors:\s+(\S+) model buffer size", load_log)
+    return list(dict.fromkeys(found))
 
 
 @contextlib.contextmanager
 def extra_buffers(llama_cpp: Any, setting: str) -> Iterator[None]:
     """Load with ``use_extra_bufts`` off where :func:`extra_buffers_on` says so. ``Llama(...)`` does
     not take the parameter, so its source of default model parameters is wrapped while it loads."""
-    if extra_buffers_on(setting):
+    system_info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    if extra_buffers_on(setting, system_info=system_info):
         yield
         return
     module = llama_cpp.llama_cpp
@@ -236,6 +266,7 @@ class LlamaCppLLM:
             gpu_layers_offloaded=offloaded,
             model_layers=total,
             system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+            model_buffers=model_buffers(log),
             span_decoding=True,
         )
         if requested != 0 and not supported:

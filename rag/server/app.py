@@ -199,7 +199,8 @@ def _events(
     first: str | Answer, pieces: Iterator[str | Answer], ident: str, created: int, model: str
 ) -> Iterator[str]:
     """OpenAI's ``chat.completion.chunk`` events; the last one carries the checked answer (``answer``,
-    which can differ from the streamed draft), ``citations`` and ``refused``, then ``[DONE]``."""
+    which can differ from the streamed draft), ``citations`` and ``refused``, then ``[DONE]``. An
+    error after the first event (the model process died) ends the stream with an ``error`` event."""
 
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -207,19 +208,24 @@ def _events(
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
     yield event({"role": "assistant", "content": ""})
-    for piece in _chain(first, pieces):
-        if isinstance(piece, Answer):
-            yield event(
-                {},
-                "stop",
-                answer=piece.text,
-                citations=[CitationOut.of(c).model_dump() for c in piece.citations],
-                refused=piece.refused,
-                refusal_reason=piece.refusal_reason,
-                confidence=piece.confidence,
-            )
-        else:
-            yield event({"content": piece})
+    try:
+        for piece in _chain(first, pieces):
+            if isinstance(piece, Answer):
+                yield event(
+                    {},
+                    "stop",
+                    answer=piece.text,
+                    citations=[CitationOut.of(c).model_dump() for c in piece.citations],
+                    refused=piece.refused,
+                    refusal_reason=piece.refusal_reason,
+                    confidence=piece.confidence,
+                )
+            else:
+                yield event({"content": piece})
+    except RagError as error:  # after the headers: OpenAI's error event (its client raises APIError)
+        failure = {"error": {"type": type(error).__name__, "message": str(error)}}
+        yield f"data: {json.dumps(failure, ensure_ascii=False)}\n\n"
+        return
     yield "data: [DONE]\n\n"
 
 

@@ -128,7 +128,10 @@ def test_tiny_context_window_never_overflows(sample_settings: Any, sample_assist
     from rag import Assistant
 
     small = Assistant(
-        sample_settings.model_copy(update={"n_ctx": 512, "context_passages": 8, "top_k": 10}),
+        # in process: the test reads the prompt back from llama-cpp-python's model
+        sample_settings.model_copy(
+            update={"n_ctx": 512, "context_passages": 8, "top_k": 10, "llm_isolation": "inline"}
+        ),
         embedder=sample_assistant.embedder,
     )
     answer = small.ask("Which devices are blocked on company laptops and who approves exceptions?")

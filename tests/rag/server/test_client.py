@@ -4,6 +4,7 @@ the user passed on as proxy headers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,50 @@ def test_uploads_and_deletes_go_through_the_api(remote: RemoteAssistant) -> None
     assert remote.delete("uploads/parking.md", user=editor) > 0
     assert "uploads/parking.md" not in remote.sources(user=editor)
     assert remote.ingest(user=editor).unchanged
+
+
+class _DiesMidAnswer:
+    """The shipped fake that dies after its first piece, as a crashed model process does."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm, self.info = llm, llm.info
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.llm.count_tokens(text))
+
+    def complete(self, prompt: str, **options: Any) -> Any:
+        from rag import LLMError
+
+        pieces = self.llm.complete(prompt, **options)
+        yield next(iter(pieces))
+        raise LLMError("the model process ended (SIGSEGV: a segmentation fault inside llama.cpp)")
+
+    chat = complete
+
+
+def test_a_model_dying_mid_stream_is_an_error_event_then_an_llm_error(
+    make_settings: Any, sample_copy: Path
+) -> None:
+    from rag import LLMError
+
+    settings = make_settings(
+        llm_mode="fake", embedding_backend="hash", corpus_dir=sample_copy, decoding="free"
+    )
+    assistant = Assistant(settings)
+    assistant.ingest()
+    assistant.use_llm(_DiesMidAnswer(assistant.llm))  # type: ignore[arg-type]
+    app = TestClient(create_app(assistant), base_url="http://api.test")
+    body = {"messages": [{"role": "user", "content": "How long are backups retained?"}], "stream": True}
+    with app.stream("POST", "/v1/chat/completions", json=body) as reply:
+        assert reply.status_code == 200  # the first piece was out: the headers were sent
+        events = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+    assert "[DONE]" not in events
+    assert "SIGSEGV" in json.loads(events[-1])["error"]["message"]
+
+    client = RemoteAssistant(settings.model_copy(update={"api_url": "http://api.test"}))
+    client._http = app  # type: ignore[assignment]
+    pieces: list[Any] = []
+    with pytest.raises(LLMError, match="SIGSEGV"):
+        for piece in client.stream("How long are backups retained?"):
+            pieces.append(piece)
+    assert pieces and all(isinstance(p, str) for p in pieces)
