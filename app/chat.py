@@ -77,7 +77,9 @@ def main() -> None:
         st.caption(f"Collection **{collection}**: {shown}.")
     for message in state.messages:
         with st.chat_message(message.role):
-            if message.answer is None:
+            if message.meta.get("error"):
+                st.error(message.content)
+            elif message.answer is None:
                 st.markdown(message.content)
             else:
                 show_answer(message.answer)
@@ -119,13 +121,15 @@ def ask(
                 else:
                     text += piece
                     draft.markdown(text + " \u258c")
-        except LLMError as error:
+        except (LLMError, ContextOverflow) as error:
             draft.empty()
-            st.error(f"The language model is not available: {error}")
-            return
-        except ContextOverflow as error:
-            draft.empty()
-            st.error(f"The question does not fit the model's context window: {error}")
+            failure = (
+                f"The language model is not available: {error}"
+                if isinstance(error, LLMError)
+                else f"The question does not fit the model's context window: {error}"
+            )
+            st.error(failure)  # kept in the conversation, so it is still there after the next question
+            state.messages.append(Message("assistant", failure, None, {"error": True}))
             return
         draft.empty()
         assert answer is not None

@@ -217,7 +217,7 @@ class ProcessLLM:
                 child.counts.send(("count", text))
                 reply = child.counts.recv()
             except (EOFError, OSError):
-                raise self._died(child, "counting tokens") from None
+                raise self._died(child, "preparing the answer (counting its tokens)") from None
         if reply[0] != "count":
             raise LLMError(reply[1])
         if len(self._counted) > 4096:

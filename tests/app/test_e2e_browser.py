@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     work = tmp_path_factory.mktemp("e2e")
     corpus = work / "corpus"
     shutil.copytree(ROOT / "data" / "sample", corpus)
@@ -53,13 +54,18 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         if not wait_until_up(f"{url}/_stcore/health", app, 240):
             raise RuntimeError((work / "app.log").read_text()[-3000:])
-        yield url
+        yield url, app
     finally:
         app.terminate()
         app.wait(timeout=30)
         log.close()
         output = (work / "app.log").read_text()
         assert "Traceback" not in output, output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def running_app(app_process: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return app_process[0]
 
 
 def settle(page: object) -> None:
@@ -116,4 +122,53 @@ def test_ask_read_sources_upload_and_ask_again(running_app: str, tmp_path: Path)
             expect(second).to_contain_text("uploads/visitor_parking.md")
         finally:
             page.screenshot(path=ARTIFACTS / "4-answer-from-upload.png", full_page=True)
+        browser.close()
+
+
+def test_the_chat_survives_its_model_dying_mid_question(
+    app_process: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """The model process segfaults while the chat waits on it: that question shows an error, the
+    Streamlit server keeps running, and the next question is answered by a reloaded model."""
+    import psutil
+    from playwright.sync_api import expect, sync_playwright
+
+    url, app = app_process
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        chat = page.get_by_test_id("stChatInputTextArea")
+        expect(chat).to_be_enabled(timeout=120_000)
+        chat.fill("How long are backups retained?")
+        chat.press("Enter")
+        expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("35 days", timeout=120_000)
+        settle(page)
+
+        models = [c for c in psutil.Process(app.pid).children(recursive=True)
+                  if "rag.answer.isolated" in " ".join(c.cmdline())]  # fmt: skip
+        assert len(models) == 1
+        model = models[0]
+        model.suspend()  # frozen: the next question reaches it and waits
+        chat.fill("What is the minimum password length?")
+        chat.press("Enter")
+        time.sleep(3.0)
+        os.kill(model.pid, signal.SIGSEGV)
+        model.resume()  # it wakes only to die of the pending SIGSEGV
+        try:
+            expect(page.get_by_text("The language model is not available")).to_be_visible(timeout=120_000)
+            expect(page.get_by_text("SIGSEGV").first).to_be_visible()
+            settle(page)
+            assert app.poll() is None
+
+            chat.fill("How long are backups retained?")
+            chat.press("Enter")
+            expect(page.get_by_test_id("stChatMessage").last).to_contain_text("35 days", timeout=120_000)
+            settle(page)
+            failed = page.get_by_test_id("stChatMessage").nth(3)  # the failed turn stays, with its error
+            expect(failed).to_contain_text("The language model is not available")
+        finally:
+            page.screenshot(path=ARTIFACTS / "5-model-crash-then-answer.png", full_page=True)
+        assert app.poll() is None
         browser.close()
