@@ -7,23 +7,40 @@ PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
 .PHONY: setup browser run test test-fast lint format ingest ask doctor serve eval fit-refusal bench bench-load bench-ingest bench-query clean-index
 
-# make setup GPU=cuda (or GPU=metal) rebuilds llama-cpp-python with GPU offload; then set
-# n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`.
-GPU ?=
+# make setup GPU=cuda (or GPU=metal) builds llama-cpp-python with GPU offload; then set
+# n_gpu_layers: -1 (RAG_N_GPU_LAYERS=-1) and check with `make doctor`. The choice is kept in the venv
+# (later plain `make` runs keep it); `make setup GPU=cpu` goes back.
+GPU ?= $(or $(shell cat $(VENV)/.llama-gpu 2>/dev/null),$(LLAMA_OLD_GPU))
+# a venv set up before the build cache marked its GPU build .venv/.llama-cuda (or -metal)
+LLAMA_OLD_GPU = $(patsubst $(VENV)/.llama-%,%,$(firstword $(wildcard $(VENV)/.llama-cuda $(VENV)/.llama-metal)))
 LLAMA_CMAKE_cuda  := -DGGML_CUDA=on
 LLAMA_CMAKE_metal := -DGGML_METAL=on
+$(if $(filter-out cpu cuda metal,$(GPU)),$(error GPU=$(GPU): use cuda, metal or cpu))
 
-setup: $(STAMP) $(if $(GPU),$(VENV)/.llama-$(GPU))
+# llama-cpp-python is built by scripts/llama_build.py, once per CPU, into a wheel cache keyed to the
+# CPU's flags, these CMake arguments and the Python version (README: "Why llama.cpp is built this
+# way"), and installed before the project so pip never builds or reuses a wheel of its own. A new
+# key (another CPU, GPU=, an old venv) has no stamp yet, so the next `make setup` installs it.
+LLAMA_BUILD := scripts/llama_build.py --version 0.3.36 --variant "$(GPU)" --cmake-args="$(LLAMA_CMAKE_$(GPU))"
+LLAMA_KEY   := $(shell $(if $(wildcard $(PY)),$(PY),$(PYTHON)) $(LLAMA_BUILD) key)
+LLAMA_STAMP := $(VENV)/.llama-build-$(LLAMA_KEY)
 
-$(STAMP): pyproject.toml constraints.txt vendor/en_core_web_sm/pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+setup: $(LLAMA_STAMP) $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --quiet --upgrade pip
+
+$(LLAMA_STAMP): | $(PY)
+	$(PY) $(LLAMA_BUILD) install
+	rm -f $(VENV)/.llama-*
+	echo "$(or $(GPU),cpu)" > $(VENV)/.llama-gpu
+	touch $@
+
+$(STAMP): pyproject.toml constraints.txt vendor/en_core_web_sm/pyproject.toml | $(PY) $(LLAMA_STAMP)
 	$(PY) -m pip install --disable-pip-version-check --quiet --upgrade pip
 	$(PIP) -e ".[app,eval,dev]" ./vendor/en_core_web_sm
 	touch $(STAMP)
-
-$(VENV)/.llama-%: $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_$*)" $(PIP) --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==0.3.36"
-	touch $@
 
 run: setup
 	$(PY) -m app $(if $(PORT),--port $(PORT))
