@@ -44,7 +44,9 @@ ROWS = [
     ("query", "tokens_per_s_ratio", "tokens/s via assistant.stream / raw (first to last piece)", ">= 0.95"),
     ("query", "engine_after_last_piece_ms_p50", "after the last piece: verification, refusal model, ms", ""),
     ("query", "prompt_cache_ttft_speedup", "time to first token without / with prompt-prefix cache", ""),
-    ("query", "engine_process_peak_rss_mb", "peak RSS of a process holding the engine, MB", ""),
+    ("query", "isolated_tokens_per_s_ratio", "tokens/s, model in a child process / in process", ">= 0.95"),
+    ("query", "isolated_ttft_ratio", "time to first token, model in a child process / in process", "<= 1.05"),
+    ("query", "engine_process_peak_rss_mb", "peak RSS of the engine and its model process, MB", ""),
 ]
 
 

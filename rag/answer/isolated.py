@@ -351,7 +351,7 @@ def serve(work: _Pair, counts: _Pair) -> None:
 
     _, values = work.recv()
     try:
-        llm = LlamaCppLLM(Settings.model_validate(values))
+        llm = LlamaCppLLM(Settings.model_validate(values), own_thread=False)
     except LLMError as error:
         work.send(("failed", str(error)))
         return

@@ -218,11 +218,14 @@ class LlamaCppLLM:
         print(llm.info.describe())
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, own_thread: bool = True) -> None:
+        """``own_thread=False``: generate in the calling thread (a process that only generates, as
+        :mod:`rag.answer.isolated`'s child, saves a thread hop per piece)."""
         try:
             import llama_cpp
         except ImportError as error:
             raise LLMError("local mode needs llama-cpp-python: pip install llama-cpp-python") from error
+        self._own_thread = own_thread
         path = settings.llm_model_path or bundled_gguf(settings.models_dir)
         if not Path(path).is_file():
             raise LLMError(f"model file not found: {path} (set llm_model_path / RAG_LLM_MODEL_PATH)")
@@ -345,7 +348,14 @@ class LlamaCppLLM:
                 if piece:
                     yield str(piece)
 
+        if not self._own_thread:
+            return _holding(self._lock, generate())
         return pump(generate, lock=self._lock)
+
+
+def _holding(lock: threading.Lock, pieces: Iterator[str]) -> Iterator[str]:
+    with lock:
+        yield from pieces
 
 
 class _Raised:

@@ -243,7 +243,8 @@ class Settings(BaseSettings):
     # --- LLM --------------------------------------------------------------------------------
     llm_mode: Literal["local", "openai", "fake"] = Field(
         "local",
-        description="local: llama-cpp-python in process; openai: an OpenAI-compatible server; fake: "
+        description="local: llama-cpp-python (in a child process, see llm_isolation); openai: an "
+        "OpenAI-compatible server; fake: "
         "deterministic replies for tests that do not test the model (rag.answer.fake).",
     )
     llm_model_path: Path | None = Field(
@@ -272,8 +273,9 @@ class Settings(BaseSettings):
     )
     llama_extra_buffers: Literal["auto", "on", "off"] = Field(
         "auto",
-        description="llama.cpp's extra CPU buffer types (AMX/repack). auto: off on CPUs with AMX, where "
-        "llama.cpp 0.3.36 crashes on the first token (ggml-org/llama.cpp #20824), on elsewhere.",
+        description="llama.cpp's extra CPU buffer types (AMX/repack). auto: off where the CPU has AMX and "
+        "the llama.cpp library was built with it (AMX_INT8 = 1: it crashes on the first token, "
+        "ggml-org/llama.cpp #20824), on elsewhere (make setup's build has no AMX: repack stays).",
     )
     llm_isolation: Literal["process", "inline"] = Field(
         "process",
