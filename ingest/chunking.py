@@ -72,6 +72,7 @@ class Chunker:
         self._budgets: dict[tuple[str, str], int] = {}  # (title, heading path) -> body budget
         self._contexts: dict[str, int] = {}  # heading context -> its count, special tokens included
         self.counts_add_up = counts_add_up(tokenizer)
+        self.specials = self.count("")  # [CLS] and [SEP] for BERT, <s> for Llama (wordllama)
 
     def chunk(self, document: ParsedDocument, source: str, file_hash: str, file_type: str) -> list[Chunk]:
         self._paths.clear()  # per-document caches: memory stays flat over a large corpus
@@ -115,7 +116,7 @@ class Chunker:
 
     def tokens(self, text: str) -> int:
         """Word pieces of ``text`` without the special tokens."""
-        return self.count(text) - 2
+        return self.count(text) - self.specials
 
     def body_budget(self, state: _Section, title: str) -> int:
         key = (title, self.heading_path(state, title))

@@ -29,11 +29,12 @@ from ingest.manifest import Entry, Manifest, read_entries
 from ingest.repair import verify_index
 from ingest.writer import Job, Writer
 from rag.core.access import AccessRules
-from rag.core.errors import IndexDamaged, IngestError
+from rag.core.errors import IndexDamaged, IngestError, SettingsError
 from rag.core.schema import FileProblem, IngestReport
 from rag.core.settings import Settings
 from rag.index.collection import Index
 from rag.index.embeddings import Embedder, model_path
+from rag.index.static import wordllama_id
 
 CHUNKER_VERSION = "4"  # bump when chunking changes, so existing files are re-chunked
 
@@ -65,7 +66,48 @@ def pipeline_id(settings: Settings) -> str:
 
 
 def embedder_id(settings: Settings) -> str:
+    """What a collection's vectors were made with (recorded in the manifest): the model, then the
+    backend. WordLlama reads no model folder: its table and package version stand in for one."""
+    if settings.embedding_backend == "wordllama":
+        return f"{wordllama_id()}|wordllama"
     return f"{model_path(settings)}|{settings.embedding_backend}"
+
+
+def vector_space(embedder: str) -> str:
+    """The part of an :func:`embedder_id` that decides which vectors can be compared: torch, onnx
+    and openvino-int8 run one sentence-transformers model (the same vectors, or nearly), WordLlama
+    and the hash embedder are spaces of their own."""
+    backend = embedder.rpartition("|")[2]
+    return backend if backend in ("wordllama", "hash") else "sentence-transformers"
+
+
+def check_query_embedder(settings: Settings) -> None:
+    """Refuse (:class:`SettingsError`) to query a collection whose vectors another kind of embedder
+    made: its question vectors would be compared with vectors of another space (a Chroma dimension
+    error at best, silently wrong hits at worst). Reads the manifest only; nothing recorded (a new
+    collection, another machine's index in ``store_mode: server``) passes."""
+    import sqlite3
+
+    path = settings.index_dir / Manifest.FILE
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            row = db.execute(
+                "SELECT embedder FROM collections WHERE collection = ?", (settings.collection,)
+            ).fetchone()
+    except sqlite3.DatabaseError:
+        return  # a damaged manifest is ingestion's to repair; retrieval still works
+    if row is None:
+        return
+    built = vector_space(row[0])
+    if built != vector_space(embedder_id(settings)):
+        backend = row[0].rpartition("|")[2]
+        raise SettingsError(
+            f"collection {settings.collection!r} was indexed with embedding_backend {backend}, not "
+            f"{settings.embedding_backend}: set embedding_backend: {backend} "
+            f"(RAG_EMBEDDING_BACKEND={backend}) to query it, or re-index it with --reset"
+        )
 
 
 def scan_folder(root: Path, settings: Settings) -> tuple[list[tuple[str, Path]], list[FileProblem]]:
@@ -163,9 +205,15 @@ def sync_folder(
             manifest.clear()
         known = manifest.embedder()
         if known is not None and known != embedder_id(settings):
+            backend = known.rpartition("|")[2]
+            keep = (
+                f"set embedding_backend: {backend} (RAG_EMBEDDING_BACKEND={backend}) to update it, or "
+                if backend != settings.embedding_backend
+                else ""
+            )
             raise IngestError(
                 f"collection {settings.collection!r} was built with embedder {known}; "
-                f"now {embedder_id(settings)}: re-run with --reset to rebuild it"
+                f"now {embedder_id(settings)}: {keep}re-run with --reset to rebuild it"
             )
         passes = _Pass(settings, root, manifest, report, embedder, progress, on_progress)
         index = passes.run(files, manifest.entries(), allow_mass_delete)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.sync import remove_document, sync_folder
+from ingest.sync import check_query_embedder, remove_document, sync_folder
 from ingest.uploads import discard_failed_uploads, save_upload
 from rag.answer.answering import Answerer, HistoryTurn, final_answer
 from rag.answer.llm import LLM, BackendInfo, make_llm
@@ -74,6 +74,7 @@ class Assistant:
         self.settings = settings
         self.index = Index.of(settings)
         self._embedder = embedder
+        self._embedder_given = embedder is not None
         self._llm = llm
         self._reranker = reranker
         self._retriever: Retriever | None = None
@@ -109,11 +110,14 @@ class Assistant:
 
     @property
     def retriever(self) -> Retriever:
-        """Hybrid retrieval over :attr:`index` (built once)."""
+        """Hybrid retrieval over :attr:`index` (built once). A collection indexed with another kind of
+        embedder than ``embedding_backend`` names is a :class:`SettingsError` naming the setting."""
         with self._parts:
             if self._retriever is None:
                 if self._reranker is None and self.settings.reranker_model:
                     self._reranker = CrossEncoderReranker(Path(self.settings.reranker_model))
+                if not self._embedder_given:  # one given (tests, a shared model) is the caller's choice
+                    check_query_embedder(self.settings)
                 self._retriever = Retriever(self.settings, self.index, self.embedder, self._reranker)
             return self._retriever
 

@@ -46,7 +46,7 @@ DEFAULT_FILE_TYPES = [
     ".txt",
     ".eml",
 ]
-EmbeddingBackend = Literal["torch", "onnx", "openvino-int8", "hash"]
+EmbeddingBackend = Literal["torch", "onnx", "openvino-int8", "wordllama", "hash"]
 TemplateName = Literal["plain", "cot", "few_shot"]
 Decoding = Literal["auto", "extractive", "free"]
 TEMPLATES: tuple[str, ...] = get_args(TemplateName)  # the answer templates, named here only
@@ -142,8 +142,10 @@ class Settings(BaseSettings):
     embedding_backend: EmbeddingBackend = Field(
         "torch",
         description="torch (reference), onnx (exported locally, same vectors), openvino-int8 "
-        "(int8, calibrated on your documents, about 2x faster; extra 'openvino') or hash "
-        "(deterministic hashed word counts, for tests: rag.index.fake).",
+        "(int8, calibrated on your documents, about 2x faster; extra 'openvino'), wordllama "
+        "(static multilingual token vectors for collections not in English; ignores "
+        "embedding_model; extra 'wordllama': rag.index.static) or hash (deterministic hashed word "
+        "counts, for tests: rag.index.fake).",
     )
     embedding_batch_size: int = Field(16, ge=1, description="Chunks per embedding batch.")
 

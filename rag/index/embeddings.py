@@ -1,6 +1,7 @@
 """Embedder seam, the sentence-transformers adapter (reference) and the factory.
 
-The exported backends (ONNX Runtime, OpenVINO int8) live in :mod:`rag.index.exported`.
+The exported backends (ONNX Runtime, OpenVINO int8) live in :mod:`rag.index.exported`, the static
+multilingual one (WordLlama) in :mod:`rag.index.static`.
 
 Both read the same local model folder (default: the bundled all-MiniLM-L6-v2) and expose its
 tokenizer and maximum sequence length, so the chunker can prove no chunk is ever truncated.
@@ -70,6 +71,10 @@ def make_embedder(settings: Settings) -> Embedder:
         from rag.index.fake import HashEmbedder
 
         return HashEmbedder()
+    if settings.embedding_backend == "wordllama":
+        from rag.index.static import WordLlamaEmbedder
+
+        return WordLlamaEmbedder(settings.embedding_batch_size)
     path = model_path(settings)
     if settings.embedding_backend == "torch":
         return SentenceTransformerEmbedder(path, settings.embedding_batch_size)
