@@ -115,12 +115,16 @@ def ask_question(
 
 
 def doctor(settings: Settings) -> int:
-    """Exit 0: the model runs; 2: it runs with warnings (GPU offload asked for but not active); 3:
-    it crashed or failed in the child process (the reason and the fix are printed)."""
+    """Exit 0: the model runs; 1: it cannot load (the reason is printed); 2: it runs with warnings
+    (GPU offload asked for but not active); 3: it crashed in the child process (the signal and the
+    fix are printed)."""
     print(f"settings: index {settings.index_dir}, collection {settings.collection!r}")
     if settings.llm_mode == "local":
         report = probe(settings)
         print(report.describe())
+        if report.outcome == "failed":  # an error it could name: missing file, bad GGUF
+            print(f"error: {report.detail}", file=sys.stderr)
+            return 1
         if report.outcome != "ok":
             print(f"\n!!! {_doctor_fix(report)}", file=sys.stderr)
             return 3

@@ -1,71 +1,147 @@
-"""Fit the fusion on BEIR-format sets: each set is ingested once, the dense and keyword candidate
-lists of every query are fetched once, and every fusion variant (RRF; weighted with min-max or
-max normalisation at several dense weights) is scored on the same lists. Fit on fit sets, then
-report the chosen variant on held-out ones.
+"""Fit the fusion of dense and keyword retrieval on the lists ``scripts/fusion_lists.py`` collected.
+
+Every rule is scored (nDCG@10 by document, ranx) on each set's fit split; the table shows each
+rule's margin over the better of dense and keyword alone per set, and the worst and mean margins:
+rules are chosen by the worst case. ``--report`` scores the same rules on the report splits (read
+them only once the choice is made). ``--candidates`` truncates both lists first.
 
 Usage:
-    python scripts/fusion_fit.py data/eval/sample_beir tests/fixtures/beir_tiny /tmp/cmrc-fit
-    python scripts/fusion_fit.py --weights 0.2,0.25,0.3 data/eval/sample_beir
+    python scripts/fusion_fit.py /work/fusion-lists
+    python scripts/fusion_fit.py /work/fusion-lists --candidates 10 20 30 50 100
+    python scripts/fusion_fit.py /work/fusion-lists --report
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
+import argparse
+import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from rag import Assistant, load_settings
-from rag.answer.retrieval import Retriever, collapse_duplicates, rrf_fuse, weighted_fuse
-from rag.eval.beir import _doc_scores, file_name, load_beir, score_runs
+from rag.answer.fusion import FEATURES, LearnedFusion, features, fuse_lists
 
-ROOT = Path(__file__).resolve().parent.parent
-
-WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+Lists = tuple[list[tuple[str, float]], list[tuple[str, float]]]
+Rule = Callable[[list[tuple[str, float]], list[tuple[str, float]]], list[tuple[str, float]]]
 
 
-def sweep(folder: Path, weights: tuple[float, ...] = WEIGHTS) -> dict[str, float]:
-    data = load_beir(folder)
-    with tempfile.TemporaryDirectory() as work:
-        corpus = Path(work) / "corpus"
-        corpus.mkdir()
-        by_file = {}
-        for doc_id, (title, text) in data.corpus.items():
-            by_file[file_name(doc_id)] = doc_id
-            (corpus / file_name(doc_id)).write_text(f"# {title}\n\n{text}\n" if title else f"{text}\n")
-        settings = load_settings(index_dir=Path(work) / "index", collection="fusion-fit", corpus_dir=corpus)
-        assistant = Assistant(settings)
-        assistant.ingest(corpus)
-        retriever = Retriever(settings, assistant.index, assistant.embedder)
-        pool = settings.candidates
-        lists = {
-            q: (retriever.search(t, pool, mode="dense"), retriever.search(t, pool, mode="keyword"))
-            for q, t in data.queries.items()
-        }
-    threshold = settings.duplicate_threshold
-    variants = {"keyword": lambda d, k: k, "dense": lambda d, k: d, "rrf": lambda d, k: rrf_fuse(d, k)}
-    for how in ("minmax", "max"):
-        for weight in weights:
-            variants[f"{how} {weight}"] = lambda d, k, w=weight, h=how: weighted_fuse(d, k, w, h) if k else d
-    runs = {
-        name: {q: _doc_scores(collapse_duplicates(fuse(*lists[q]), threshold), by_file) for q in lists}
-        for name, fuse in variants.items()
+def load(folder: Path) -> dict[str, dict[str, Any]]:
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+
+
+def lists_of(data: dict[str, Any], query: str, candidates: int) -> Lists:
+    found = data["lists"][query]
+    return (
+        [(c, s) for c, s in found["dense"][:candidates]],
+        [(c, s) for c, s in found["keyword"][:candidates]],
+    )
+
+
+def ndcg(data: dict[str, Any], split: str, rule: Rule, candidates: int) -> float:
+    from ranx import Qrels, Run, evaluate
+
+    judged = data["splits"][split]
+    if not judged:
+        return float("nan")
+    run: dict[str, dict[str, float]] = {}
+    for query in judged:
+        ranked = rule(*lists_of(data, query, candidates))
+        scores: dict[str, float] = {}
+        for rank, (chunk, _) in enumerate(ranked):
+            doc = data["chunk_doc"][chunk]
+            if doc not in scores:
+                scores[doc] = float(len(ranked) - rank)
+        run[query] = scores or {"__none__": 0.0}
+    return float(evaluate(Qrels(judged), Run(run), "ndcg_burges@10", make_comparable=True))
+
+
+def rules(learned: dict[str, LearnedFusion]) -> dict[str, Rule]:
+    found: dict[str, Rule] = {
+        "dense": lambda d, k: d,
+        "keyword": lambda d, k: k,
+        "rrf": lambda d, k: fuse_lists(d, k, "rrf"),
     }
-    return {name: values["ndcg_burges@10"] for name, values in score_runs(data.qrels, runs).items()}
+    for how in ("max", "minmax", "zscore"):
+        for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            found[f"{how} {weight}"] = lambda d, k, w=weight, h=how: fuse_lists(d, k, h, dense_weight=w)
+    for name, model in learned.items():
+        found[name] = lambda d, k, m=model: m.fuse(d, k)
+    return found
+
+
+def training_rows(sets: dict[str, dict[str, Any]], candidates: int) -> tuple[Any, Any, Any]:
+    """Features and labels of every candidate of every fit query; each set weighs the same."""
+    import numpy as np
+
+    rows, labels, weights = [], [], []
+    for data in sets.values():
+        judged = data["splits"]["fit"]
+        if not judged:
+            continue
+        start = len(rows)
+        for query, relevant in judged.items():
+            dense, keyword = lists_of(data, query, candidates)
+            for chunk, vector in features(dense, keyword).items():
+                rows.append(vector)
+                labels.append(1 if data["chunk_doc"][chunk] in relevant else 0)
+        weights += [1.0 / max(len(rows) - start, 1)] * (len(rows) - start)
+    return np.array(rows), np.array(labels), np.array(weights) * len(rows) / len(sets)
+
+
+def fit_learned(sets: dict[str, dict[str, Any]], candidates: int, c: float) -> LearnedFusion:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, w = training_rows(sets, candidates)
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(x, y, sample_weight=w)
+    return LearnedFusion(dict(zip(FEATURES, (float(v) for v in model.coef_[0]), strict=True)))
 
 
 def main() -> None:
     warnings.filterwarnings("ignore")
-    args = sys.argv[1:]
-    weights = WEIGHTS
-    if args and args[0] == "--weights":  # --weights 0.2,0.25,0.3
-        weights, args = tuple(float(w) for w in args[1].split(",")), args[2:]
-    tables = {Path(arg).name: sweep(Path(arg), weights) for arg in args}
-    names = list(next(iter(tables.values())))
-    print("| nDCG@10 | " + " | ".join(tables) + " |")
-    print("|---" * (len(tables) + 1) + "|")
-    for name in names:
-        print(f"| {name} | " + " | ".join(f"{table[name]:.3f}" for table in tables.values()) + " |")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("lists", type=Path)
+    parser.add_argument("--candidates", type=int, nargs="+", default=[30])
+    parser.add_argument("--report", action="store_true", help="score the report splits")
+    parser.add_argument("--leave-one-out", action="store_true", help="learned rule fitted without each set")
+    parser.add_argument("--only", nargs="*", help="rules to show")
+    args = parser.parse_args()
+    sets = load(args.lists)
+    split = "report" if args.report else "fit"
+    for candidates in args.candidates:
+        fit_sets = {n: d for n, d in sets.items() if d["splits"]["fit"]}
+        learned = {f"learned C={c}": fit_learned(fit_sets, candidates, c) for c in (0.1, 1.0)}
+        table = {}
+        for name, data in sets.items():
+            scores: dict[str, float] = {}
+            for rule_name, rule in rules(learned).items():
+                if args.only and rule_name not in args.only and rule_name not in ("dense", "keyword"):
+                    continue
+                scores[rule_name] = ndcg(data, split, rule, candidates)
+            if args.leave_one_out and name in fit_sets:
+                others = {n: d for n, d in fit_sets.items() if n != name}
+                held = fit_learned(others, candidates, 1.0)
+                scores["learned, this set left out"] = ndcg(
+                    data, split, lambda d, k, m=held: m.fuse(d, k), candidates
+                )
+            table[name] = scores
+        names = [n for n in table if table[n]["dense"] == table[n]["dense"]]  # scored (not nan)
+        print(f"\n## {split} splits, {candidates} candidates: nDCG@10 (margin over the better input)")
+        print("| rule | " + " | ".join(names) + " | worst margin | mean margin |")
+        print("|---" * (len(names) + 3) + "|")
+        for rule_name in table[names[0]]:
+            margins = [table[n][rule_name] - max(table[n]["dense"], table[n]["keyword"]) for n in names]
+            cells = [f"{table[n][rule_name]:.3f} ({m:+.3f})" for n, m in zip(names, margins, strict=True)]
+            print(
+                f"| {rule_name} | "
+                + " | ".join(cells)
+                + f" | {min(margins):+.3f} | {sum(margins) / len(margins):+.3f} |"
+            )
+        for name, model in learned.items():
+            print(f"{name}: " + ", ".join(f"{k} {v:+.3f}" for k, v in model.weights.items()))
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from rag.answer.fusion import Scored, fuse_lists
 from rag.core.access import User
 from rag.core.schema import Hit
 from rag.core.settings import Settings
@@ -188,48 +189,33 @@ class Retriever:
         return {source for source in self.index.sources() if filters.matches(source)}
 
 
-def _normalised(hits: list[Hit], how: str = "minmax") -> dict[str, float]:
-    """Scores mapped to [0, 1]: ``minmax`` stretches each list over the whole range (a flat list
-    too); ``max`` divides by the best score, so a list whose scores hardly differ stays flat."""
-    if not hits:
-        return {}
-    scores = [h.score for h in hits]
-    low, high = min(scores), max(scores)
-    if how == "max":
-        return {h.chunk_id: max(h.score, 0.0) / high if high > 0 else 0.0 for h in hits}
-    span = high - low
-    return {h.chunk_id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+def fuse_hits(dense: list[Hit], keyword: list[Hit], rule: Callable[[Scored, Scored], Scored]) -> list[Hit]:
+    """Hits of both lists ranked by ``rule`` over their ``(chunk_id, score)`` pairs (see
+    :mod:`rag.answer.fusion`), scored with the fused score; each keeps its keyword score."""
+    ranked = rule([(h.chunk_id, h.score) for h in dense], [(h.chunk_id, h.score) for h in keyword])
+    by_id = {h.chunk_id: h for h in keyword} | {h.chunk_id: h for h in dense}
+    keyword_raw = {h.chunk_id: h.score for h in keyword}
+    fused = []
+    for chunk_id, score in ranked:
+        hit = by_id[chunk_id]
+        meta = dict(hit.metadata)
+        if chunk_id in keyword_raw:
+            meta["keyword_score"] = keyword_raw[chunk_id]
+        fused.append(replace(hit, score=float(score), metadata=meta))
+    return fused
 
 
 def weighted_fuse(
     dense: list[Hit], keyword: list[Hit], dense_weight: float, how: str = "minmax"
 ) -> list[Hit]:
-    """Convex combination of normalised scores (``how``: see :func:`_normalised`); a chunk missing
-    from a list scores 0 there."""
-    dense_norm, keyword_norm = _normalised(dense, how), _normalised(keyword, how)
-    by_id = {h.chunk_id: h for h in keyword} | {h.chunk_id: h for h in dense}
-    keyword_raw = {h.chunk_id: h.score for h in keyword}
-    fused = []
-    for chunk_id, hit in by_id.items():
-        score = dense_weight * dense_norm.get(chunk_id, 0.0) + (1 - dense_weight) * keyword_norm.get(
-            chunk_id, 0.0
-        )
-        meta = dict(hit.metadata)
-        if chunk_id in keyword_raw:
-            meta["keyword_score"] = keyword_raw[chunk_id]
-        fused.append(replace(hit, score=score, metadata=meta))
-    return sorted(fused, key=lambda h: -h.score)
+    """Convex combination of normalised scores (``how``: max, minmax or zscore); a chunk missing
+    from a list scores 0 there (zscore: the list's lowest)."""
+    return fuse_hits(dense, keyword, lambda d, k: fuse_lists(d, k, how, dense_weight=dense_weight))
 
 
-def rrf_fuse(dense: list[Hit], keyword: list[Hit], k: int = 60) -> list[Hit]:
+def rrf_fuse(dense: list[Hit], keyword: list[Hit]) -> list[Hit]:
     """Plain reciprocal rank fusion (kept for comparison in the evaluation)."""
-    scores: dict[str, float] = {}
-    by_id: dict[str, Hit] = {}
-    for ranked in (dense, keyword):
-        for rank, hit in enumerate(ranked, start=1):
-            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (k + rank)
-            by_id.setdefault(hit.chunk_id, hit)
-    return sorted((replace(by_id[i], score=s) for i, s in scores.items()), key=lambda h: -h.score)
+    return fuse_hits(dense, keyword, lambda d, k: fuse_lists(d, k, "rrf"))
 
 
 def collapse_duplicates(hits: list[Hit], threshold: float) -> list[Hit]:

@@ -147,7 +147,7 @@ def _qa_names(args: argparse.Namespace) -> list[str]:
     """The named QA sets to run: those of --sets, else none when --qa or --beir DIR is given, else all."""
     if args.sets is not None:
         return list(args.sets)
-    if args.qa is not None or args.beir:
+    if args.qa is not None or getattr(args, "beir", None):
         return []  # your own set, or retrieval folders: what was asked for, not a 24-minute run
     return list(QA_SETS)
 

@@ -144,6 +144,8 @@ class KeywordIndex:
                 stamp = json.loads((folder / STAMP).read_text())
                 with contextlib.redirect_stderr(io.StringIO()):
                     bm25 = bm25s.BM25.load(str(folder), load_corpus=True)
+                if getattr(bm25, "corpus", None) is None:  # bm25s skips a corpus file gone meanwhile
+                    raise FileNotFoundError(folder / "corpus.jsonl")
                 return cls(_bm25(existing=bm25), int(stamp["chunks"]), str(stamp["fingerprint"]))
             except FileNotFoundError:
                 if attempt + 1 < LOAD_TRIES and live_folder(index_dir, collection) != folder:
