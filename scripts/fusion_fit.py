@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answer.fusion import FEATURES, LearnedFusion, features, fuse_lists
+from rag.answer.fusion import FEATURES, LearnedFusion, features, fuse_lists, peak_weight
 
 Lists = tuple[list[tuple[str, float]], list[tuple[str, float]]]
 Rule = Callable[[list[tuple[str, float]], list[tuple[str, float]]], list[tuple[str, float]]]
@@ -65,6 +65,11 @@ def rules(learned: dict[str, LearnedFusion]) -> dict[str, Rule]:
     for how in ("max", "minmax", "zscore"):
         for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
             found[f"{how} {weight}"] = lambda d, k, w=weight, h=how: fuse_lists(d, k, h, dense_weight=w)
+    for how in ("max", "minmax"):
+        for scale in (0.75, 1.0, 1.25, 1.5, 2.0):
+            found[f"peak {how} {scale}"] = lambda d, k, s=scale, h=how: fuse_lists(
+                d, k, h, dense_weight=peak_weight(d, k, s)
+            )
     for name, model in learned.items():
         found[name] = lambda d, k, m=model: m.fuse(d, k)
     return found

@@ -12,28 +12,14 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from rag.eval.beir import qa_as_beir
 
 
 def derive(qa_file: Path, out: Path, corpus: Path | None = None) -> tuple[int, int]:
     """Write ``out``/{corpus.jsonl, queries.jsonl, qrels/test.tsv}; (documents, queries) written."""
-    folder = corpus or qa_file.parent / "corpus"
-    items = [json.loads(line) for line in qa_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    asked = [item for item in items if item.get("answerable") and item.get("source")]
-    (out / "qrels").mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in folder.iterdir() if p.is_file())
-    with (out / "corpus.jsonl").open("w", encoding="utf-8") as handle:
-        for path in files:
-            handle.write(json.dumps({"_id": path.name, "text": path.read_text(encoding="utf-8")}) + "\n")
-    with (out / "queries.jsonl").open("w", encoding="utf-8") as handle:
-        for item in asked:
-            handle.write(json.dumps({"_id": item["id"], "text": item["question"]}, ensure_ascii=False) + "\n")
-    with (out / "qrels" / "test.tsv").open("w", encoding="utf-8") as handle:
-        handle.write("query-id\tcorpus-id\tscore\n")
-        for item in asked:
-            handle.write(f"{item['id']}\t{item['source']}\t1\n")
-    return len(files), len(asked)
+    return qa_as_beir(qa_file, corpus or qa_file.parent / "corpus", out)
 
 
 def main() -> None:

@@ -84,6 +84,17 @@ def _peak(scored: Scored) -> float:
     return (top[0] - sum(top[1:]) / (len(top) - 1)) / top[0]
 
 
+def peak_weight(dense: Scored, keyword: Scored, scale: float) -> float:
+    """A dense weight for this query from how peaked each list is: ``scale * dense_peak /
+    (dense_peak + keyword_peak)``, within [0, 1] (0.5 when both lists are flat). A keyword list
+    with one clear best match, or a dense list that hardly varies (an embedder that does not read
+    the language), moves the weight towards keywords."""
+    d, k = _peak(dense), _peak(keyword)
+    if d + k <= 0:
+        return 0.5
+    return min(1.0, max(0.0, scale * d / (d + k)))
+
+
 def features(dense: Scored, keyword: Scored) -> dict[str, list[float]]:
     """The :data:`FEATURES` of every candidate of either list."""
     d_max, k_max = _scaled(dense, "max"), _scaled(keyword, "max")

@@ -1,12 +1,12 @@
 """Retrieval: dense (Chroma) + keyword (BM25), fused, de-duplicated, optionally reranked.
 
-Fusion is weighted, not plain reciprocal rank fusion: each list's scores are divided by its best
-score (``score_normalisation: max``) and combined as ``dense_weight * dense + (1 - dense_weight) *
-keyword``. Dividing by the best score keeps a flat list flat: the English embedder's list for a
-Chinese or Arabic question hardly varies, and min-max normalisation stretched that noise over the
-whole range (Arabic: hybrid 0.095 against keyword 0.685 nDCG@10). The weight (0.25) was fitted on
-the fit sets (see ``scripts/fusion_fit.py`` and the README); plain RRF scored below its better input
-on them.
+Fusion (``fusion: peak``, see :mod:`rag.answer.fusion`) adapts per question: each list's scores
+are scaled (``score_normalisation``) and combined with a dense weight taken from how peaked each
+list is, so a keyword list with one clear match, or a dense list that hardly varies (an embedder
+that does not read the language), leans the question towards keywords, and a confident dense list
+towards meaning. The rule and its numbers were chosen by their worst case over the fit splits of
+many kinds of retrieval sets (``scripts/fusion_fit.py``, README); ``weighted`` (one weight for
+all questions) and plain RRF are kept for comparison.
 
 Example::
 
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.answer.fusion import Scored, fuse_lists
+from rag.answer.fusion import Scored, fuse_lists, peak_weight
 from rag.core.access import User
 from rag.core.schema import Hit
 from rag.core.settings import Settings
@@ -164,6 +164,8 @@ class Retriever:
             fused = lexical
         elif self.settings.fusion == "rrf":
             fused = rrf_fuse(dense, lexical)
+        elif self.settings.fusion == "peak":
+            fused = peak_fuse(dense, lexical, self.settings.peak_scale, self.settings.score_normalisation)
         else:
             fused = weighted_fuse(
                 dense, lexical, self.settings.dense_weight, self.settings.score_normalisation
@@ -211,6 +213,14 @@ def weighted_fuse(
     """Convex combination of normalised scores (``how``: max, minmax or zscore); a chunk missing
     from a list scores 0 there (zscore: the list's lowest)."""
     return fuse_hits(dense, keyword, lambda d, k: fuse_lists(d, k, how, dense_weight=dense_weight))
+
+
+def peak_fuse(dense: list[Hit], keyword: list[Hit], scale: float, how: str = "minmax") -> list[Hit]:
+    """Weighted fusion with this question's dense weight from how peaked each list is (see
+    :func:`rag.answer.fusion.peak_weight`)."""
+    return fuse_hits(
+        dense, keyword, lambda d, k: fuse_lists(d, k, how, dense_weight=peak_weight(d, k, scale))
+    )
 
 
 def rrf_fuse(dense: list[Hit], keyword: list[Hit]) -> list[Hit]:

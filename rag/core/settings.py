@@ -154,28 +154,34 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid", description="hybrid fuses dense (Chroma) and keyword (BM25) results."
     )
-    fusion: Literal["weighted", "rrf"] = Field(
-        "weighted",
-        description="weighted: min-max normalised scores, dense_weight for the dense list; rrf: plain "
-        "reciprocal rank fusion (measured worse than dense alone on public sets).",
+    fusion: Literal["peak", "weighted", "rrf"] = Field(
+        "peak",
+        description="peak: each question's dense weight from how peaked each list is (peak_scale); "
+        "weighted: one dense_weight for every question; rrf: plain reciprocal rank fusion. Chosen by "
+        "the worst case over the fit splits of many retrieval sets (scripts/fusion_fit.py; README "
+        "'Retrieval fitted on many kinds of documents').",
+    )
+    peak_scale: float = Field(
+        1.0,
+        ge=0.0,
+        le=4.0,
+        description="peak fusion: dense weight = peak_scale * dense_peak / (dense_peak + keyword_peak), "
+        "a list's peak being how far its best score stands above its top 10. Fitted with fusion (see "
+        "there).",
     )
     dense_weight: float = Field(
         0.25,
         ge=0.0,
         le=1.0,
         description="Weight of the dense list in weighted fusion (keyword: 1 - this). Fitted on "
-        "sample_beir, beir_tiny and the fit splits of squad2-dev and cmrc2018-dev "
-        "(scripts/fusion_fit.py): the middle of the weights where hybrid is never below the better "
-        "of its inputs on any of them. Held out (nDCG@10, hybrid vs better input): squad2-dev qa.jsonl "
-        "0.996 vs 0.984, cmrc2018-dev qa.jsonl 0.977 vs 0.975, arcd-beir 0.709 vs 0.685.",
+        "sample_beir, beir_tiny and the fit splits of squad2-dev and cmrc2018-dev; with only "
+        "question-from-the-article sets it trusts keywords too much elsewhere (see fusion).",
     )
-    score_normalisation: Literal["max", "minmax"] = Field(
-        "max",
-        description="How each list's scores are scaled before weighted fusion: max divides by the "
-        "best score, so a list whose scores hardly differ (an embedder that does not know the "
-        "language) stays flat; minmax stretches every list over [0, 1]. Chosen on the same fit sets "
-        "as dense_weight (min-max at any weight fell below keyword on the cmrc2018 fit split or "
-        "below dense on beir_tiny); held-out figures as for dense_weight.",
+    score_normalisation: Literal["max", "minmax", "zscore"] = Field(
+        "minmax",
+        description="How each list's scores are scaled before peak or weighted fusion: max divides by "
+        "the best score; minmax stretches every list over [0, 1]; zscore: standard deviations from "
+        "the list's mean. Fitted with fusion.",
     )
     candidates: int = Field(
         30, ge=1, description="Candidates fetched from each retriever before fusion and reranking."

@@ -35,12 +35,27 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.llm import LLMError
-from rag.core.settings import Settings, SettingsError, load_settings
-from rag.eval.beir import evaluate_beir, format_table
+from rag.core.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from rag.eval.beir import evaluate_beir, format_table, qa_as_beir, summary_table
 from rag.eval.report import has_pages, pipeline_table, qa_table, write_report
 from rag.eval.runner import EVAL_DIR, FIT_SETS, QA_SETS, TUTORIAL_SETS, fit_refusal, missing, run_qa_set
 
-BEIR_SETS = {"sample_beir": EVAL_DIR / "sample_beir", "arcd-beir": EVAL_DIR / "arcd-beir"}
+# the dev sets beside the repository ($SHARED_EVAL_DIR, else ../shared/eval): BEIR folders of other
+# kinds and QA sets scored as retrieval (question -> its article); each skipped when absent
+SHARED_EVAL = Path(os.environ.get("SHARED_EVAL_DIR") or PROJECT_ROOT.parent / "shared" / "eval")
+BEIR_SETS = {
+    "sample_beir": EVAL_DIR / "sample_beir",
+    "arcd-beir": EVAL_DIR / "arcd-beir",
+    "scifact-beir": SHARED_EVAL / "scifact-beir",
+    "cranfield-beir": SHARED_EVAL / "cranfield-beir",
+    "cisi-beir": SHARED_EVAL / "cisi-beir",
+}
+QA_RETRIEVAL = {  # report splits only
+    "squad2-dev": EVAL_DIR / "squad2-dev",
+    "cmrc2018-dev": EVAL_DIR / "cmrc2018-dev",
+    "drcd-dev": SHARED_EVAL / "drcd-dev",
+    "jsquad-dev": SHARED_EVAL / "jsquad-dev",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         for folder in beir_dirs:
             print(f"retrieval: {folder}", file=sys.stderr)
             beir[folder.name] = evaluate_beir(folder, settings)
+        if args.beir is None and args.qa is None and args.sets is None:
+            beir.update(_qa_retrieval(settings))
     except (LLMError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -80,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{pipeline_table(found['summary'])}")
     for name, table in beir.items():
         print(f"\n## retrieval: {name}\n\n{format_table(table)}")
+    if len(beir) > 1:
+        print(f"\n## retrieval across sets\n\n{summary_table(beir)}")
     print(f"\nreport: {folder / 'report.md'} ({meta['seconds']} s)")
     return 0
 
@@ -157,7 +176,27 @@ def _beir_dirs(args: argparse.Namespace) -> list[Path]:
         return list(args.beir)
     if args.beir is not None or args.qa is not None or args.sets is not None:
         return []  # --beir with no folder, or a chosen QA set: no retrieval sets
-    return list(BEIR_SETS.values())
+    found = [folder for folder in BEIR_SETS.values() if folder.is_dir()]
+    for name, folder in BEIR_SETS.items():
+        if not folder.is_dir():
+            print(f"skipped retrieval set {name}: {folder} not found (set SHARED_EVAL_DIR)", file=sys.stderr)
+    return found
+
+
+def _qa_retrieval(settings: Settings) -> dict[str, Any]:
+    """The report splits of the QA sets scored as retrieval (question -> the article it is about)."""
+    import tempfile
+
+    found: dict[str, Any] = {}
+    for name, folder in QA_RETRIEVAL.items():
+        if not (folder / "qa.jsonl").is_file():
+            print(f"skipped retrieval set {name}: {folder} not found (set SHARED_EVAL_DIR)", file=sys.stderr)
+            continue
+        with tempfile.TemporaryDirectory(prefix="qa-beir-") as work:
+            print(f"retrieval: {name} (qa.jsonl, question -> article)", file=sys.stderr)
+            qa_as_beir(folder / "qa.jsonl", folder / "corpus", Path(work))
+            found[f"{name} (question -> article)"] = evaluate_beir(Path(work), settings)
+    return found
 
 
 def _fit(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,7 +224,9 @@ def _meta(settings: Settings) -> dict[str, Any]:
         if settings.min_confidence is None
         else settings.min_confidence,
         "top_k": settings.top_k,
-        "retrieval": f"{settings.retrieval_mode}, {settings.fusion}, dense weight {settings.dense_weight}",
+        "retrieval": f"{settings.retrieval_mode}, {settings.fusion} fusion, {settings.score_normalisation}, "
+        f"peak_scale {settings.peak_scale}, dense_weight {settings.dense_weight}, "
+        f"{settings.candidates} candidates",
     }
 
 

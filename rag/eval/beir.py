@@ -131,7 +131,7 @@ def evaluate_beir(
         modes: dict[str, tuple[str, Settings]] = {
             "keyword": ("keyword", local),
             "dense": ("dense", local),
-            f"hybrid ({local.fusion}, dense_weight {local.dense_weight})": ("hybrid", local),
+            f"hybrid ({fusion_label(local)})": ("hybrid", local),
             "hybrid (plain RRF)": ("hybrid", local.model_copy(update={"fusion": "rrf"})),
         }
         runs: dict[str, dict[str, dict[str, float]]] = {}
@@ -149,6 +149,22 @@ def evaluate_beir(
         return score_runs(data.qrels, runs)
 
 
+def fusion_label(settings: Settings) -> str:
+    """The configured fusion in words: ``peak, minmax, scale 1.0``."""
+    if settings.fusion == "peak":
+        return f"peak, {settings.score_normalisation}, scale {settings.peak_scale}"
+    if settings.fusion == "weighted":
+        return f"weighted, {settings.score_normalisation}, dense_weight {settings.dense_weight}"
+    return "rrf"
+
+
+def hybrid_of(table: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The configured hybrid's row of an :func:`evaluate_beir` table."""
+    return next(
+        v for k, v in table.items() if k.startswith("hybrid (") and "RRF" not in k and "rerank" not in k
+    )
+
+
 def _doc_scores(hits: list[Any], by_file: dict[str, str]) -> dict[str, float]:
     """Chunk hits -> document scores, each document at its best rank (scores kept monotone)."""
     scores: dict[str, float] = {}
@@ -157,6 +173,60 @@ def _doc_scores(hits: list[Any], by_file: dict[str, str]) -> dict[str, float]:
         if doc is not None and doc not in scores:
             scores[doc] = float(len(hits) - rank)
     return scores
+
+
+def qa_as_beir(qa_file: Path, corpus: Path, out: Path) -> tuple[int, int]:
+    """A QA set as a retrieval set in ``out`` (BEIR format): each answerable question -> the file it
+    was written from (``_id`` = file name); (documents, queries) written."""
+    items = [json.loads(line) for line in qa_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    asked = [item for item in items if item.get("answerable") and item.get("source")]
+    (out / "qrels").mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in corpus.iterdir() if p.is_file())
+    with (out / "corpus.jsonl").open("w", encoding="utf-8") as handle:
+        for path in files:
+            handle.write(json.dumps({"_id": path.name, "text": path.read_text(encoding="utf-8")}) + "\n")
+    with (out / "queries.jsonl").open("w", encoding="utf-8") as handle:
+        for item in asked:
+            handle.write(json.dumps({"_id": item["id"], "text": item["question"]}, ensure_ascii=False) + "\n")
+    with (out / "qrels" / "test.tsv").open("w", encoding="utf-8") as handle:
+        handle.write("query-id\tcorpus-id\tscore\n")
+        for item in asked:
+            handle.write(f"{item['id']}\t{item['source']}\t1\n")
+    return len(files), len(asked)
+
+
+def summary_table(tables: dict[str, dict[str, dict[str, float]]], metric: str = "ndcg_burges@10") -> str:
+    """One row per set (keyword, dense, hybrid, plain RRF, and hybrid's margin over the better of
+    dense and keyword), then the mean and the worst case across sets."""
+    rows: list[str] = []
+    margins: list[float] = []
+    columns: dict[str, list[float]] = {"keyword": [], "dense": [], "hybrid": [], "rrf": []}
+    for name, table in tables.items():
+        hybrid = hybrid_of(table) if any(k.startswith("hybrid (") for k in table) else None
+        rrf = table.get("hybrid (plain RRF)")
+        if "keyword" not in table or "dense" not in table or hybrid is None or rrf is None:
+            continue
+        values = {"keyword": table["keyword"][metric], "dense": table["dense"][metric],
+                  "hybrid": hybrid[metric], "rrf": rrf[metric]}  # fmt: skip
+        margin = values["hybrid"] - max(values["keyword"], values["dense"])
+        margins.append(margin)
+        for key, value in values.items():
+            columns[key].append(value)
+        cells = " | ".join(f"{values[k]:.3f}" for k in columns)
+        rows.append(f"| {name} | {cells} | {margin:+.3f} |")
+    if not rows:
+        return ""
+    label = LABELS.get(metric, metric)
+    lines = [
+        f"| set ({label}) | keyword | dense | hybrid | plain RRF | hybrid - better of dense, keyword |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+    mean = " | ".join(f"{sum(v) / len(v):.3f}" for v in columns.values())
+    worst = " | ".join(f"{min(v):.3f}" for v in columns.values())
+    lines.append(f"| **mean** | {mean} | {sum(margins) / len(margins):+.3f} |")
+    lines.append(f"| **worst** | {worst} | {min(margins):+.3f} |")
+    return "\n".join(lines)
 
 
 def format_table(table: dict[str, dict[str, float]]) -> str:

@@ -160,6 +160,10 @@ def markdown(document: dict[str, Any], k: int) -> str:
 
         for name, table in document["beir"].items():
             lines += [f"## Retrieval: {name} (BEIR format)", "", format_table(table), ""]
+        if len(document["beir"]) > 1:
+            from rag.eval.beir import summary_table
+
+            lines += ["## Retrieval across sets", "", summary_table(document["beir"]), ""]
     return "\n".join(lines)
 
 
