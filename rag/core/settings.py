@@ -166,8 +166,10 @@ class Settings(BaseSettings):
         ge=0.0,
         le=4.0,
         description="peak fusion: dense weight = peak_scale * dense_peak / (dense_peak + keyword_peak), "
-        "a list's peak being how far its best score stands above its top 10. Fitted with fusion (see "
-        "there).",
+        "a list's peak being how far its best score stands above its top 10. Fitted on the fit splits "
+        "of scifact, cranfield, cisi (train qrels), squad2-dev and cmrc2018-dev (qa_fit.jsonl) with "
+        "minmax scaling and 30 candidates: worst margin over the better input -0.001, mean +0.021 "
+        "nDCG@10 (1.25: -0.005 / +0.022). Report splits: README.",
     )
     dense_weight: float = Field(
         0.25,
@@ -184,7 +186,11 @@ class Settings(BaseSettings):
         "the list's mean. Fitted with fusion.",
     )
     candidates: int = Field(
-        30, ge=1, description="Candidates fetched from each retriever before fusion and reranking."
+        30,
+        ge=1,
+        description="Candidates fetched from each retriever before fusion and reranking. Fitted with "
+        "peak fusion on the same fit splits: mean hybrid nDCG@10 0.694 / 0.697 / 0.698 / 0.698 / 0.699 "
+        "at 10 / 20 / 30 / 50 / 100.",
     )
     duplicate_threshold: float = Field(
         0.9, gt=0.0, le=1.0, description="Word-overlap (Jaccard) above which two hits count as duplicates."
