@@ -41,8 +41,8 @@ def lists_of(data: dict[str, Any], query: str, candidates: int) -> Lists:
 def ndcg(data: dict[str, Any], split: str, rule: Rule, candidates: int) -> float:
     from ranx import Qrels, Run, evaluate
 
-    judged = data["splits"][split]
-    if not judged:
+    judged = {q: docs for q, docs in data["splits"][split].items() if q in data["lists"]}
+    if not judged:  # no such split (arcd-beir has no fit half), or no query text for its judgements
         return float("nan")
     run: dict[str, dict[str, float]] = {}
     for query in judged:
@@ -81,7 +81,7 @@ def training_rows(sets: dict[str, dict[str, Any]], candidates: int) -> tuple[Any
 
     rows, labels, weights = [], [], []
     for data in sets.values():
-        judged = data["splits"]["fit"]
+        judged = {q: docs for q, docs in data["splits"]["fit"].items() if q in data["lists"]}
         if not judged:
             continue
         start = len(rows)
