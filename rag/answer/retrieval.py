@@ -1,12 +1,11 @@
 """Retrieval: dense (Chroma) + keyword (BM25), fused, de-duplicated, optionally reranked.
 
-Fusion (``fusion: peak``, see :mod:`rag.answer.fusion`) adapts per question: each list's scores
-are scaled (``score_normalisation``) and combined with a dense weight taken from how peaked each
-list is, so a keyword list with one clear match, or a dense list that hardly varies (an embedder
-that does not read the language), leans the question towards keywords, and a confident dense list
-towards meaning. The rule and its numbers were chosen by their worst case over the fit splits of
-many kinds of retrieval sets (``scripts/fusion_fit.py``, README); ``weighted`` (one weight for
-all questions) and plain RRF are kept for comparison.
+Fusion (:mod:`rag.answer.fusion`) is weighted by default: each list divided by its best score
+(``score_normalisation: max``) and combined with ``dense_weight``, so a list whose scores hardly
+differ (an embedder that does not read the language) stays flat. ``fusion: peak`` takes each
+question's dense weight from how peaked each list is; it has the best worst case over the fit splits
+of many kinds of retrieval sets (``scripts/fusion_fit.py``, README) but is not yet the default.
+Plain RRF is kept for comparison.
 
 Example::
 

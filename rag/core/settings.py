@@ -155,11 +155,12 @@ class Settings(BaseSettings):
         "hybrid", description="hybrid fuses dense (Chroma) and keyword (BM25) results."
     )
     fusion: Literal["peak", "weighted", "rrf"] = Field(
-        "peak",
+        "weighted",
         description="peak: each question's dense weight from how peaked each list is (peak_scale); "
         "weighted: one dense_weight for every question; rrf: plain reciprocal rank fusion. Chosen by "
         "the worst case over the fit splits of many retrieval sets (scripts/fusion_fit.py; README "
-        "'Retrieval fitted on many kinds of documents').",
+        "'Retrieval fitted on many kinds of documents'); weighted stays the default until peak keeps "
+        "the shown passages of languages the embedder cannot read (README).",
     )
     peak_scale: float = Field(
         1.0,
@@ -180,7 +181,7 @@ class Settings(BaseSettings):
         "question-from-the-article sets it trusts keywords too much elsewhere (see fusion).",
     )
     score_normalisation: Literal["max", "minmax", "zscore"] = Field(
-        "minmax",
+        "max",
         description="How each list's scores are scaled before peak or weighted fusion: max divides by "
         "the best score; minmax stretches every list over [0, 1]; zscore: standard deviations from "
         "the list's mean. Fitted with fusion.",
