@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,18 @@ def running_app(app_process: tuple[str, subprocess.Popen[bytes]]) -> str:
     return app_process[0]
 
 
+def open_chat(playwright: Any, url: str) -> tuple[Any, Any, Any]:
+    """Chromium on the chat at ``url``: the browser, the page and the chat input, once it is enabled."""
+    from playwright.sync_api import expect
+
+    browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    chat = page.get_by_test_id("stChatInputTextArea")
+    expect(chat).to_be_enabled(timeout=120_000)
+    return browser, page, chat
+
+
 def settle(page: object) -> None:
     """Wait until Streamlit has finished running the script (its status widget is gone)."""
     from playwright.sync_api import expect
@@ -86,11 +99,7 @@ def test_ask_read_sources_upload_and_ask_again(running_app: str, tmp_path: Path)
         "The permit code for visitors is VP-2291 and it is valid for one day.\n"
     )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(running_app)
-        chat = page.get_by_test_id("stChatInputTextArea")
-        expect(chat).to_be_enabled(timeout=120_000)
+        browser, page, chat = open_chat(playwright, running_app)
         page.screenshot(path=ARTIFACTS / "1-start.png")
 
         chat.fill("How long are backups retained?")
@@ -136,11 +145,7 @@ def test_the_chat_survives_its_model_dying_mid_question(
     url, app = app_process
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        chat = page.get_by_test_id("stChatInputTextArea")
-        expect(chat).to_be_enabled(timeout=120_000)
+        browser, page, chat = open_chat(playwright, url)
         chat.fill("How long are backups retained?")
         chat.press("Enter")
         expect(page.get_by_test_id("stChatMessage").nth(1)).to_contain_text("35 days", timeout=120_000)
